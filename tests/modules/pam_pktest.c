@@ -24,7 +24,7 @@ enum step_kind {
 	S_PROMPT_OFF, S_PROMPT_ON, S_INFO, S_ERROR, S_FLUSH, S_RC, S_FAIL_RC,
 	S_DELAY_MS, S_SET_AUTHTOK, S_AUTHTOK, S_GET_USER, S_USER, S_SET_ITEM,
 	S_CHECK_ITEM, S_SET_ENV, S_UNSET_ENV, S_CHECK_ENV, S_FAIL_DELAY,
-	S_PHASE, S_PRELIM_RC,
+	S_PHASE, S_PRELIM_RC, S_SETCRED,
 };
 
 enum phase { PH_PRELIM = 1, PH_UPDATE = 2, PH_BOTH = 3 };
@@ -44,6 +44,7 @@ static const struct step_name step_names[] = {
 	{ "set_env=", S_SET_ENV }, { "unset_env=", S_UNSET_ENV },
 	{ "check_env=", S_CHECK_ENV }, { "fail_delay=", S_FAIL_DELAY },
 	{ "phase=", S_PHASE }, { "prelim_rc=", S_PRELIM_RC },
+	{ "setcred=", S_SETCRED },
 };
 
 struct item_name {
@@ -167,6 +168,14 @@ found:
 			st->num = PH_UPDATE;
 		else if (strcmp(st->val, "both") == 0)
 			st->num = PH_BOTH;
+		else
+			return -1;
+		return 0;
+	case S_SETCRED:
+		if (strcmp(st->val, "run") == 0)
+			st->num = 1;
+		else if (strcmp(st->val, "skip") == 0)
+			st->num = 0;
 		else
 			return -1;
 		return 0;
@@ -359,7 +368,8 @@ static int is_message(enum step_kind k)
 
 static int is_setting(enum step_kind k)
 {
-	return k == S_RC || k == S_FAIL_RC || k == S_PHASE || k == S_PRELIM_RC;
+	return k == S_RC || k == S_FAIL_RC || k == S_PHASE ||
+		k == S_PRELIM_RC || k == S_SETCRED;
 }
 
 static int put_env(pam_handle_t *pamh, const char *key, const char *val)
@@ -398,16 +408,18 @@ static int record(pam_handle_t *pamh, int flags, const char *group,
 	return PAM_SUCCESS;
 }
 
+#define PASS_SETCRED 8
+
 /*
- * Parses all steps, then runs them. PASS is 0 outside chauthtok, else
- * PH_PRELIM or PH_UPDATE.
+ * Parses all steps, then runs them. PASS is 0 for most calls, PASS_SETCRED
+ * for setcred, PH_PRELIM or PH_UPDATE for chauthtok.
  */
 static int run(pam_handle_t *pamh, int argc, const char **argv, int pass)
 {
 	struct batch b;
 	struct step *steps = NULL;
 	int i, rc = PAM_SUCCESS, ok_rc = PAM_SUCCESS, fail_rc = PAM_AUTH_ERR;
-	int phase = PH_UPDATE, prelim_rc = -1;
+	int phase = PH_UPDATE, prelim_rc = -1, setcred_run = 1;
 
 	memset(&b, 0, sizeof(b));
 	if (argc < 0 || (argc > 0 && argv == NULL))
@@ -417,8 +429,11 @@ static int run(pam_handle_t *pamh, int argc, const char **argv, int pass)
 		return PAM_BUF_ERR;
 	for (i = 0; i < argc; i++) {
 		if (argv[i] == NULL || parse_step(argv[i], &steps[i]) != 0) {
-			pam_syslog(pamh, LOG_ERR, "pktest: bad argument #%d: %.60s",
-				   i + 1, argv[i] != NULL ? argv[i] : "(null)");
+			/* log only the key: the value may hold an expected secret */
+			pam_syslog(pamh, LOG_ERR, "pktest: bad argument #%d: %.*s",
+				   i + 1, argv[i] != NULL ?
+				   (int)strcspn(argv[i], "=") : 6,
+				   argv[i] != NULL ? argv[i] : "(null)");
 			rc = PAM_SERVICE_ERR;
 			goto out;
 		}
@@ -427,10 +442,15 @@ static int run(pam_handle_t *pamh, int argc, const char **argv, int pass)
 		case S_FAIL_RC: fail_rc = (int)steps[i].num; break;
 		case S_PHASE: phase = (int)steps[i].num; break;
 		case S_PRELIM_RC: prelim_rc = (int)steps[i].num; break;
+		case S_SETCRED: setcred_run = (int)steps[i].num; break;
 		default: break;
 		}
 	}
-	if (pass != 0 && (phase & pass) == 0) {
+	if (pass == PASS_SETCRED && !setcred_run) {
+		rc = PAM_SUCCESS;
+		goto out;
+	}
+	if ((pass == PH_PRELIM || pass == PH_UPDATE) && (phase & pass) == 0) {
 		rc = (pass == PH_PRELIM && prelim_rc >= 0) ? prelim_rc : PAM_SUCCESS;
 		goto out;
 	}
@@ -487,7 +507,7 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags,
 	else if (flags & PAM_REFRESH_CRED)
 		what = "refresh";
 	rc = record(pamh, flags, "SETCRED", "PKTEST_SETCRED", what);
-	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, 0);
+	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, PASS_SETCRED);
 }
 
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags,

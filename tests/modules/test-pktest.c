@@ -327,6 +327,33 @@ static void test_setcred_flags(void **state)
 	assert_env(f, "PKTEST_AUTH", NULL);
 }
 
+static void test_setcred_skip(void **state)
+{
+	struct fixture *f = *state;
+
+	f->s.answers[0] = "pw";
+	f->s.answers[1] = "pw";
+	start(f, "auth required @ setcred=skip prompt_off=P:|pw\n", "alice");
+	assert_int_equal(pam_authenticate(f->pamh, 0), PAM_SUCCESS);
+	assert_int_equal(f->s.calls, 1);
+	assert_int_equal(pam_setcred(f->pamh, PAM_ESTABLISH_CRED), PAM_SUCCESS);
+	assert_int_equal(f->s.calls, 1);
+	assert_env(f, "PKTEST_SETCRED", "establish");
+	assert_env(f, "PKTEST_CALLS_SETCRED", "1");
+}
+
+static void test_setcred_runs_steps_by_default(void **state)
+{
+	struct fixture *f = *state;
+
+	f->s.answers[0] = "pw";
+	f->s.answers[1] = "bad";
+	start(f, "auth required @ prompt_off=P:|pw\n", "alice");
+	assert_int_equal(pam_authenticate(f->pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_setcred(f->pamh, PAM_ESTABLISH_CRED), PAM_AUTH_ERR);
+	assert_int_equal(f->s.calls, 2);
+}
+
 static void test_session(void **state)
 {
 	struct fixture *f = *state;
@@ -409,6 +436,7 @@ static void test_malformed(void **state)
 		"bogus", "rc=PAM_NOPE", "delay_ms=abc", "delay_ms=-1",
 		"set_item=color:red", "set_item=rhost", "phase=later",
 		"set_env=NOEQ", "unset_env=A=B", "fail_rc=", "flush=1",
+		"setcred=maybe", "user=", "fail_delay=x",
 	};
 	struct fixture *f = *state;
 	char line[256];
@@ -476,6 +504,8 @@ int main(void)
 		T(test_user_mismatch_and_get_user_prompt),
 		T(test_env),
 		T(test_setcred_flags),
+		T(test_setcred_skip),
+		T(test_setcred_runs_steps_by_default),
 		T(test_session),
 		T(test_chauthtok_update),
 		T(test_chauthtok_prelim),
