@@ -495,6 +495,16 @@ def test_warm_cache_needs_no_network(env):
     assert len(files) == 1 and files[0].endswith(".json") and "k1" not in files[0]
 
 
+def test_libcurl_loaded_only_when_fetching(env):
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    assert "curl_loaded=1" in env.last_stdout  # cold: fetched
+    assert env.run(tok(env)) == PAM_SUCCESS
+    assert "curl_loaded=0" in env.last_stdout  # warm: libcurl never mapped
+    assert env.run("x.y.z") == PAM_AUTH_ERR
+    assert "curl_loaded=0" in env.last_stdout  # malformed: no network
+
+
 def test_idp_down_with_warm_cache(env):
     setup_idp(env)
     assert env.run(tok(env)) == PAM_SUCCESS

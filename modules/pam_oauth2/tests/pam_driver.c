@@ -5,8 +5,10 @@
  *   oa2-pam-driver CONFDIR SERVICE USER [LOOPS]
  * Prints "rc=<n> <pam_strerror>" (last result) and, with LOOPS, the time of
  * LOOPS pam_authenticate calls on one handle and of one full
- * pam_start..pam_end login.
+ * pam_start..pam_end login. Without LOOPS it also prints curl_loaded=0|1:
+ * whether libcurl got mapped into the process.
  */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +89,15 @@ int main(int argc, char **argv)
 	if (argc == 5)
 		loops = strtol(argv[4], NULL, 10);
 	if (loops <= 0) {
+		void *curl;
+
 		rc = login(argv[1], argv[2], argv[3], 1, NULL);
 		printf("rc=%d %s\n", rc, pam_strerror(NULL, rc));
+		/* the module opens libcurl RTLD_NODELETE: still mapped if used */
+		curl = dlopen("libcurl.so.4", RTLD_NOW | RTLD_NOLOAD);
+		printf("curl_loaded=%d\n", curl != NULL);
+		if (curl != NULL)
+			dlclose(curl);
 		return 0;
 	}
 	rc = login(argv[1], argv[2], argv[3], loops, &t);
