@@ -246,7 +246,8 @@ class Env:
         return ("issuer=%s aud=pam ca_file=%s cache_dir=%s %s" %
                 (self.idp.issuer, self.pki / "ca.pem", self.cache, extra)).strip()
 
-    def run(self, token, user="alice", args=None, extra="", env=None, loops=None):
+    def run(self, token, user="alice", args=None, extra="", env=None, loops=None,
+            direct=False):
         """Runs one login; returns the PAM result code."""
         self.tokens.append(token)
         svc = self.service(args if args is not None else self.std_args(extra))
@@ -262,6 +263,9 @@ class Env:
         argv = [str(DRIVER), str(self.confdir), svc, user]
         if loops:
             argv.append(str(loops))
+        if direct:
+            argv += ["--direct", str(MODULE)] + (args if args is not None
+                                                 else self.std_args(extra)).split()
         p = subprocess.run(argv, input=token.encode() if isinstance(token, str) else token,
                            capture_output=True, timeout=60, env=e)
         assert p.returncode == 0, p.stderr.decode(errors="replace")

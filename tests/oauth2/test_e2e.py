@@ -657,3 +657,33 @@ def test_cache_disabled(env):
     assert env.run(tok(env), extra="cache_ttl=0") == PAM_SUCCESS
     assert len(env.idp.requests()) == 4
     assert not env.cache.exists()
+
+
+# ---------------------------------------------------------- remaining vectors
+def test_pss_mgf1_other_hash(env):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    setup_idp(env)
+    h = b64u(json.dumps({"alg": "PS256", "kid": "k1"}))
+    p = b64u(json.dumps(claims(env.idp.issuer)))
+    sig = key("rsa").sign((h + "." + p).encode(),
+                          padding.PSS(padding.MGF1(hashes.SHA1()), 32), hashes.SHA256())
+    assert env.run(h + "." + p + "." + b64u(sig), extra="algorithm=PS256") == PAM_AUTH_ERR
+    assert "signature verification failed" in env.log()
+
+
+def test_rsa_16384_bit_key_refused(env):
+    import secrets
+    n = secrets.randbits(16384) | (1 << 16383) | 1
+    j = {"kty": "RSA", "kid": "k1", "e": "AQAB",
+         "n": b64u(n.to_bytes(2048, "big"))}
+    setup_idp(env, [j])
+    t = make_token({"alg": "RS256", "kid": "k1"}, claims(env.idp.issuer), None,
+                   raw_sig=b"\1" * 2048)
+    assert env.run(t) == PAM_AUTH_ERR
+    assert "2048..8192" in env.log()
+
+
+def test_empty_pam_user(env):
+    setup_idp(env)
+    assert env.run(tok(env), user="") == PAM_AUTH_ERR

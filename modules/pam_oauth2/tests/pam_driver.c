@@ -3,6 +3,9 @@
  * private service directory. The token is read from stdin and answered to
  * every echo-off prompt.
  *   oa2-pam-driver CONFDIR SERVICE USER [LOOPS]
+ *   oa2-pam-driver CONFDIR SERVICE USER LOOPS --direct MODULE ARGS...
+ * The --direct form (benchmark) dlopen()s MODULE and calls its
+ * pam_sm_authenticate LOOPS times on one handle, without libpam's dispatch.
  * Prints "rc=<n> <pam_strerror>" (last result) and, with LOOPS, the time of
  * LOOPS pam_authenticate calls on one handle and of one full
  * pam_start..pam_end login. Without LOOPS it also prints curl_loaded=0|1:
@@ -73,6 +76,40 @@ static int login(const char *confdir, const char *svc, const char *user,
 	return rc;
 }
 
+typedef int (*sm_auth_fn)(pam_handle_t *, int, int, const char **);
+
+static int direct(char **argv, int argc)
+{
+	struct pam_conv pc = { conv, NULL };
+	pam_handle_t *pamh = NULL;
+	void *mod;
+	sm_auth_fn fn;
+	long loops = strtol(argv[4], NULL, 10);
+	int rc = PAM_SYSTEM_ERR;
+	double t0, t;
+
+	mod = dlopen(argv[6], RTLD_NOW | RTLD_LOCAL);
+	if (mod == NULL) {
+		fprintf(stderr, "dlopen: %s\n", dlerror());
+		return 1;
+	}
+	*(void **)(&fn) = dlsym(mod, "pam_sm_authenticate");
+	if (fn == NULL || loops <= 0 ||
+	    pam_start_confdir(argv[2], argv[3], &pc, argv[1], &pamh) != PAM_SUCCESS) {
+		dlclose(mod);
+		return 1;
+	}
+	t0 = now_s();
+	for (long i = 0; i < loops; i++)
+		rc = fn(pamh, 0, argc - 7, (const char **)argv + 7);
+	t = now_s() - t0;
+	printf("rc=%d %s\n", rc, pam_strerror(NULL, rc));
+	printf("loops=%ld seconds=%.6f per_second=%.1f\n", loops, t, loops / t);
+	pam_end(pamh, rc);
+	dlclose(mod);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t n;
@@ -80,6 +117,11 @@ int main(int argc, char **argv)
 	int rc;
 	double t, t0;
 
+	if (argc >= 7 && strcmp(argv[5], "--direct") == 0) {
+		n = fread(token, 1, sizeof(token) - 1, stdin);
+		token[n] = '\0';
+		return direct(argv, argc);
+	}
 	if (argc < 4 || argc > 5) {
 		fprintf(stderr, "usage: %s CONFDIR SERVICE USER [LOOPS]\n", argv[0]);
 		return 2;
