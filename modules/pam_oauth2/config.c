@@ -113,6 +113,12 @@ int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
 				return -1;
 			}
 			cfg->aud[cfg->n_aud++] = v;
+		} else if (KEY("typ")) {
+			if (*v == '\0' || cfg->n_typ == OA2_MAX_AUD) {
+				snprintf(err, errlen, "typ empty or too many");
+				return -1;
+			}
+			cfg->typ[cfg->n_typ++] = v;
 		} else if (KEY("login_field")) {
 			if (*v == '\0') {
 				snprintf(err, errlen, "login_field empty");

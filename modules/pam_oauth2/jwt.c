@@ -80,6 +80,20 @@ int oa2_jws_parse(const char *token, size_t len, const struct oa2_config *cfg,
 		*reason = "unsupported header parameter (crit/zip/b64)";
 		goto out;
 	}
+	if (cfg->n_typ > 0) {
+		json_t *typ = json_object_get(jws->header, "typ");
+		int ok = 0;
+
+		for (size_t i = 0; json_is_string(typ) && i < cfg->n_typ; i++)
+			if (json_string_length(typ) == strlen(cfg->typ[i]) &&
+			    memcmp(json_string_value(typ), cfg->typ[i],
+				   strlen(cfg->typ[i])) == 0)
+				ok = 1;
+		if (!ok) {
+			*reason = "token typ not allowed";
+			goto out;
+		}
+	}
 	kid = json_object_get(jws->header, "kid");
 	if (kid != NULL) {
 		if (!json_is_string(kid) || json_string_length(kid) == 0 ||

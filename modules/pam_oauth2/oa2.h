@@ -45,6 +45,8 @@ struct oa2_config {
 	const char *proxy;
 	long min_refresh_interval;
 	long max_token_len;
+	const char *typ[OA2_MAX_AUD];	/* optional header typ allowlist */
+	size_t n_typ;
 	int debug;
 	int use_first_pass;
 	int try_first_pass;

@@ -687,3 +687,15 @@ def test_rsa_16384_bit_key_refused(env):
 def test_empty_pam_user(env):
     setup_idp(env)
     assert env.run(tok(env), user="") == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("typ,ok", [("JWT", True), ("at+jwt", True), ("logout+jwt", False),
+                                    ("secevent+jwt", False), (None, False), ("jwt", False)])
+def test_typ_allowlist(env, typ, ok):
+    setup_idp(env)
+    hdr = {"alg": "RS256", "kid": "k1"}
+    if typ is not None:
+        hdr["typ"] = typ
+    t = make_token(hdr, claims(env.idp.issuer), key("rsa"))
+    rc = env.run(t, extra="typ=JWT typ=at+jwt")
+    assert rc == (PAM_SUCCESS if ok else PAM_AUTH_ERR)
