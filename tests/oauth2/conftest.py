@@ -8,6 +8,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -237,7 +238,7 @@ class Env:
         line = "auth required %s %s\n" % (MODULE, args)
         f = self.confdir / name
         if not f.exists() or f.read_text() != line:
-            tmp = self.confdir / (".tmp-" + name)
+            tmp = self.confdir / (".tmp-%s-%d" % (name, threading.get_ident()))
             tmp.write_text(line)
             tmp.rename(f)  # atomic: concurrent logins never see a partial file
         return name
