@@ -1,0 +1,191 @@
+/* pam_oauth2: parse and validate the key=value module arguments. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "oa2.h"
+
+static const char *const alg_names[] = {
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512",
+};
+
+const char *oa2_alg_name(enum oa2_alg alg)
+{
+	return alg_names[alg];
+}
+
+int oa2_alg_from_name(const char *name, enum oa2_alg *alg)
+{
+	for (size_t i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++) {
+		if (strcmp(name, alg_names[i]) == 0) {
+			*alg = (enum oa2_alg)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* https://host[:port][/path], no query, fragment, userinfo or spaces. */
+static int issuer_ok(const char *s)
+{
+	const char *host = s + 8;
+
+	if (strncmp(s, "https://", 8) != 0 || *host == '\0' || *host == '/' ||
+	    *host == ':')
+		return 0;
+	if (strlen(s) > 1024)
+		return 0;
+	for (const char *p = host; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#' || c == '@' ||
+		    c == '\\')
+			return 0;
+	}
+	return 1;
+}
+
+int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
+		     char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->login_field = "sub";
+	cfg->alg = OA2_RS256;
+	cfg->cache_ttl = 3600;
+	cfg->cache_dir = "/var/cache/pam_oauth2";
+	cfg->leeway = 60;
+	cfg->timeout = 10;
+	cfg->min_refresh_interval = 60;
+	cfg->max_token_len = 16384;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *eq = a ? strchr(a, '=') : NULL;
+		const char *v = eq ? eq + 1 : NULL;
+		size_t klen = eq ? (size_t)(eq - a) : (a ? strlen(a) : 0);
+
+		if (a == NULL) {
+			snprintf(err, errlen, "NULL argument");
+			return -1;
+		}
+#define KEY(k) (klen == sizeof(k) - 1 && strncmp(a, k, klen) == 0)
+		if (!eq) {
+			if (KEY("debug"))
+				cfg->debug = 1;
+			else if (KEY("use_first_pass"))
+				cfg->use_first_pass = 1;
+			else if (KEY("try_first_pass"))
+				cfg->try_first_pass = 1;
+			else if (KEY("use_authtok") || KEY("nullok") ||
+				 KEY("no_warn"))
+				; /* standard flags: tolerated, no effect */
+			else {
+				snprintf(err, errlen, "unknown option: %.64s", a);
+				return -1;
+			}
+			continue;
+		}
+		if (KEY("issuer")) {
+			if (!issuer_ok(v)) {
+				snprintf(err, errlen,
+					 "issuer must use HTTPS: %.200s", v);
+				return -1;
+			}
+			cfg->issuer = v;
+		} else if (KEY("aud") || KEY("audience")) {
+			if (*v == '\0' || cfg->n_aud == OA2_MAX_AUD) {
+				snprintf(err, errlen, "aud empty or too many");
+				return -1;
+			}
+			cfg->aud[cfg->n_aud++] = v;
+		} else if (KEY("typ")) {
+			if (*v == '\0' || cfg->n_typ == OA2_MAX_AUD) {
+				snprintf(err, errlen, "typ empty or too many");
+				return -1;
+			}
+			cfg->typ[cfg->n_typ++] = v;
+		} else if (KEY("login_field")) {
+			if (*v == '\0') {
+				snprintf(err, errlen, "login_field empty");
+				return -1;
+			}
+			cfg->login_field = v;
+		} else if (KEY("algorithm") || KEY("alg")) {
+			if (oa2_alg_from_name(v, &cfg->alg) != 0) {
+				snprintf(err, errlen,
+					 "algorithm not allowed (symmetric/none "
+					 "or unknown): %.32s", v);
+				return -1;
+			}
+		} else if (KEY("cache_ttl")) {
+			if (parse_long(v, 0, 86400 * 7, &cfg->cache_ttl)) {
+				snprintf(err, errlen, "cache_ttl must be 0..604800");
+				return -1;
+			}
+		} else if (KEY("cache_dir")) {
+			if (v[0] != '/') {
+				snprintf(err, errlen, "cache_dir must be absolute");
+				return -1;
+			}
+			cfg->cache_dir = v;
+		} else if (KEY("leeway")) {
+			if (parse_long(v, 0, 300, &cfg->leeway)) {
+				snprintf(err, errlen, "leeway must be 0..300");
+				return -1;
+			}
+		} else if (KEY("timeout")) {
+			if (parse_long(v, 1, 120, &cfg->timeout)) {
+				snprintf(err, errlen, "timeout must be 1..120");
+				return -1;
+			}
+		} else if (KEY("ca_file")) {
+			if (v[0] != '/') {
+				snprintf(err, errlen, "ca_file must be absolute");
+				return -1;
+			}
+			cfg->ca_file = v;
+		} else if (KEY("proxy")) {
+			cfg->proxy = v;
+		} else if (KEY("min_refresh_interval")) {
+			if (parse_long(v, 0, 86400, &cfg->min_refresh_interval)) {
+				snprintf(err, errlen,
+					 "min_refresh_interval must be 0..86400");
+				return -1;
+			}
+		} else if (KEY("max_token_len")) {
+			if (parse_long(v, 64, 1024 * 1024, &cfg->max_token_len)) {
+				snprintf(err, errlen,
+					 "max_token_len must be 64..1048576");
+				return -1;
+			}
+		} else {
+			snprintf(err, errlen, "unknown option: %.64s", a);
+			return -1;
+		}
+#undef KEY
+	}
+	if (cfg->issuer == NULL) {
+		snprintf(err, errlen, "issuer is required");
+		return -1;
+	}
+	if (cfg->n_aud == 0) {
+		snprintf(err, errlen, "aud is required");
+		return -1;
+	}
+	return 0;
+}

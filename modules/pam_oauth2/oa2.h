@@ -1,0 +1,118 @@
+/* pam_oauth2: internal interfaces shared by the module's source files. */
+#ifndef PAM_OAUTH2_OA2_H
+#define PAM_OAUTH2_OA2_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#define OA2_MAX_AUD 8
+#define OA2_MAX_KID 256
+#define OA2_MAX_DOC (256 * 1024)
+#define OA2_MAX_KEYS 64
+#define OA2_ERRLEN 256
+
+enum oa2_alg {
+	OA2_RS256, OA2_RS384, OA2_RS512,
+	OA2_PS256, OA2_PS384, OA2_PS512,
+	OA2_ES256, OA2_ES384, OA2_ES512,
+};
+
+/* Result codes of the internal layers; mapped to PAM codes in pam_oauth2.c. */
+enum oa2_rc {
+	OA2_OK = 0,
+	OA2_EINVAL,	/* bad input: token, document or claim */
+	OA2_ENOKEY,	/* no eligible key for the token */
+	OA2_EAMBIG,	/* several eligible keys */
+	OA2_ENOMEM,
+	OA2_ENET,	/* IdP unreachable / bad answer */
+	OA2_ECACHE,	/* cache absent or unusable */
+};
+
+struct oa2_config {
+	const char *issuer;		/* points into argv */
+	const char *aud[OA2_MAX_AUD];
+	size_t n_aud;
+	const char *login_field;
+	enum oa2_alg alg;
+	long cache_ttl;
+	const char *cache_dir;
+	long leeway;
+	long timeout;
+	const char *ca_file;
+	const char *proxy;
+	long min_refresh_interval;
+	long max_token_len;
+	const char *typ[OA2_MAX_AUD];	/* optional header typ allowlist */
+	size_t n_typ;
+	int debug;
+	int use_first_pass;
+	int try_first_pass;
+};
+
+/* config.c */
+int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
+		     char *err, size_t errlen);
+const char *oa2_alg_name(enum oa2_alg alg);
+int oa2_alg_from_name(const char *name, enum oa2_alg *alg);
+
+/* b64url.c: strict base64url without padding; *out is NUL-terminated. */
+int oa2_b64url_decode(const char *in, size_t len, unsigned char **out,
+		      size_t *outlen);
+
+/* json helper (jwt.c): parse an object with duplicate keys rejected. */
+json_t *oa2_json_object(const char *buf, size_t len);
+
+/* jwt.c: compact JWS */
+struct oa2_jws {
+	json_t *header;
+	json_t *payload;
+	unsigned char *sig;
+	size_t siglen;
+	size_t signing_len;	/* bytes of "header.payload" at token start */
+	const char *kid;	/* inside header, NULL if absent */
+	size_t kidlen;
+};
+int oa2_jws_parse(const char *token, size_t len, const struct oa2_config *cfg,
+		  struct oa2_jws *jws, const char **reason);
+void oa2_jws_free(struct oa2_jws *jws);
+
+/* jwk.c */
+int oa2_jwk_import(json_t *jwk, enum oa2_alg alg, EVP_PKEY **out,
+		   const char **reason);
+int oa2_jwks_select(json_t *jwks, enum oa2_alg alg, const char *kid,
+		    size_t kidlen, json_t **out);
+int oa2_jwks_check(json_t *jwks);
+
+/* verify.c */
+int oa2_verify(EVP_PKEY *pkey, enum oa2_alg alg, const unsigned char *msg,
+	       size_t msglen, const unsigned char *sig, size_t siglen);
+
+/* claims.c */
+int oa2_claims_check(json_t *payload, const struct oa2_config *cfg,
+		     const char *user, time_t now, const char **reason);
+
+/* fetch.c: HTTPS GET, body capped at OA2_MAX_DOC, NUL-terminated. */
+int oa2_fetch(const struct oa2_config *cfg, const char *url, char **body,
+	      size_t *len, char *err, size_t errlen);
+
+/* cache.c: one JSON file per issuer */
+struct oa2_entry {
+	char *jwks_uri;
+	json_t *jwks;
+	long long fetched_at;	/* discovery + JWKS fetch time */
+	long long attempt_at;	/* last refetch attempt (rate limit) */
+};
+int oa2_cache_path(const struct oa2_config *cfg, char *path, size_t len);
+int oa2_cache_load(const struct oa2_config *cfg, struct oa2_entry *e);
+int oa2_cache_store(const struct oa2_config *cfg, const struct oa2_entry *e);
+void oa2_entry_clear(struct oa2_entry *e);
+
+/* log.c */
+void oa2_log(int prio, const char *service, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void oa2_escape(const char *in, size_t len, char *out, size_t outlen);
+
+#endif

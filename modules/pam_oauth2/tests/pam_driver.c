@@ -1,0 +1,152 @@
+/*
+ * oa2-pam-driver: run one PAM authentication through the real libpam with a
+ * private service directory. The token is read from stdin and answered to
+ * every echo-off prompt.
+ *   oa2-pam-driver CONFDIR SERVICE USER [LOOPS]
+ *   oa2-pam-driver CONFDIR SERVICE USER LOOPS --direct MODULE ARGS...
+ * The --direct form (benchmark) dlopen()s MODULE and calls its
+ * pam_sm_authenticate LOOPS times on one handle, without libpam's dispatch.
+ * Prints "rc=<n> <pam_strerror>" (last result) and, with LOOPS, the time of
+ * LOOPS pam_authenticate calls on one handle and of one full
+ * pam_start..pam_end login. Without LOOPS it also prints curl_loaded=0|1:
+ * whether libcurl got mapped into the process.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <security/pam_appl.h>
+
+static char token[2 * 1024 * 1024];
+
+static int conv(int n, const struct pam_message **msg,
+		struct pam_response **resp, void *ad)
+{
+	struct pam_response *r;
+
+	(void)ad;
+	if (n <= 0 || n > PAM_MAX_NUM_MSG)
+		return PAM_CONV_ERR;
+	r = calloc((size_t)n, sizeof(*r));
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF) {
+			r[i].resp = strdup(token);
+			if (r[i].resp == NULL) {
+				for (int k = 0; k < i; k++)
+					free(r[k].resp);
+				free(r);
+				return PAM_BUF_ERR;
+			}
+		}
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int login(const char *confdir, const char *svc, const char *user,
+		 long loops, double *loop_time)
+{
+	struct pam_conv pc = { conv, NULL };
+	pam_handle_t *pamh = NULL;
+	int rc;
+	double t0;
+
+	rc = pam_start_confdir(svc, user, &pc, confdir, &pamh);
+	if (rc != PAM_SUCCESS) {
+		fprintf(stderr, "pam_start_confdir: %d\n", rc);
+		return rc;
+	}
+	t0 = now_s();
+	for (long i = 0; i < loops; i++)
+		rc = pam_authenticate(pamh, 0);
+	if (loop_time)
+		*loop_time = now_s() - t0;
+	pam_end(pamh, rc);
+	return rc;
+}
+
+typedef int (*sm_auth_fn)(pam_handle_t *, int, int, const char **);
+
+static int direct(char **argv, int argc)
+{
+	struct pam_conv pc = { conv, NULL };
+	pam_handle_t *pamh = NULL;
+	void *mod;
+	sm_auth_fn fn;
+	long loops = strtol(argv[4], NULL, 10);
+	int rc = PAM_SYSTEM_ERR;
+	double t0, t;
+
+	mod = dlopen(argv[6], RTLD_NOW | RTLD_LOCAL);
+	if (mod == NULL) {
+		fprintf(stderr, "dlopen: %s\n", dlerror());
+		return 1;
+	}
+	*(void **)(&fn) = dlsym(mod, "pam_sm_authenticate");
+	if (fn == NULL || loops <= 0 ||
+	    pam_start_confdir(argv[2], argv[3], &pc, argv[1], &pamh) != PAM_SUCCESS) {
+		dlclose(mod);
+		return 1;
+	}
+	t0 = now_s();
+	for (long i = 0; i < loops; i++)
+		rc = fn(pamh, 0, argc - 7, (const char **)argv + 7);
+	t = now_s() - t0;
+	printf("rc=%d %s\n", rc, pam_strerror(NULL, rc));
+	printf("loops=%ld seconds=%.6f per_second=%.1f\n", loops, t, loops / t);
+	pam_end(pamh, rc);
+	dlclose(mod);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	size_t n;
+	long loops = 0;
+	int rc;
+	double t, t0;
+
+	if (argc >= 7 && strcmp(argv[5], "--direct") == 0) {
+		n = fread(token, 1, sizeof(token) - 1, stdin);
+		token[n] = '\0';
+		return direct(argv, argc);
+	}
+	if (argc < 4 || argc > 5) {
+		fprintf(stderr, "usage: %s CONFDIR SERVICE USER [LOOPS]\n", argv[0]);
+		return 2;
+	}
+	n = fread(token, 1, sizeof(token) - 1, stdin);
+	token[n] = '\0';
+	if (argc == 5)
+		loops = strtol(argv[4], NULL, 10);
+	if (loops <= 0) {
+		void *curl;
+
+		rc = login(argv[1], argv[2], argv[3], 1, NULL);
+		printf("rc=%d %s\n", rc, pam_strerror(NULL, rc));
+		/* the module opens libcurl RTLD_NODELETE: still mapped if used */
+		curl = dlopen("libcurl.so.4", RTLD_NOW | RTLD_NOLOAD);
+		printf("curl_loaded=%d\n", curl != NULL);
+		if (curl != NULL)
+			dlclose(curl);
+		return 0;
+	}
+	rc = login(argv[1], argv[2], argv[3], loops, &t);
+	printf("rc=%d %s\n", rc, pam_strerror(NULL, rc));
+	printf("loops=%ld seconds=%.6f per_second=%.1f\n", loops, t, loops / t);
+	t0 = now_s();
+	rc = login(argv[1], argv[2], argv[3], 1, NULL);
+	printf("login_rc=%d login_ms=%.3f\n", rc, (now_s() - t0) * 1e3);
+	return 0;
+}

@@ -1,0 +1,535 @@
+/* Unit tests of pam_oauth2's layers, without PAM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
+#include "../oa2.h"
+
+static char *b64(const unsigned char *in, size_t len)
+{
+	static const char al[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	char *o = malloc(len * 4 / 3 + 4);
+	size_t k = 0;
+	unsigned int acc = 0;
+	int bits = 0;
+
+	assert_non_null(o);
+	for (size_t i = 0; i < len; i++) {
+		acc = (acc << 8) | in[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			o[k++] = al[(acc >> bits) & 63];
+		}
+	}
+	if (bits > 0)
+		o[k++] = al[(acc << (6 - bits)) & 63];
+	o[k] = '\0';
+	return o;
+}
+
+static char *b64s(const char *s)
+{
+	return b64((const unsigned char *)s, strlen(s));
+}
+
+static struct oa2_config base_cfg(void)
+{
+	struct oa2_config c;
+	const char *argv[] = { "issuer=https://idp.example", "aud=pam" };
+	char err[OA2_ERRLEN];
+
+	assert_int_equal(oa2_config_parse(&c, 2, argv, err, sizeof(err)), 0);
+	return c;
+}
+
+/* ---- base64url ---- */
+static void test_b64url(void **st)
+{
+	unsigned char *o;
+	size_t n;
+	(void)st;
+	assert_int_equal(oa2_b64url_decode("aGk", 3, &o, &n), OA2_OK);
+	assert_int_equal(n, 2);
+	assert_memory_equal(o, "hi", 2);
+	free(o);
+	assert_int_equal(oa2_b64url_decode("", 0, &o, &n), OA2_OK);
+	free(o);
+	const char *bad[] = { "aGk=", "aGk==", "==AA", "a+8", "a/8", "aG k",
+			      "aGk\n", "aGl", "A", "aGkAA" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_not_equal(oa2_b64url_decode(bad[i], strlen(bad[i]), &o, &n),
+				     OA2_OK);
+		assert_null(o);
+	}
+}
+
+/* ---- config ---- */
+static int parse(int argc, const char **argv, struct oa2_config *c)
+{
+	char err[OA2_ERRLEN];
+	return oa2_config_parse(c, argc, argv, err, sizeof(err));
+}
+
+static void test_config(void **st)
+{
+	struct oa2_config c;
+	(void)st;
+	const char *ok[] = { "issuer=https://idp.example/realm/", "audience=a",
+			     "aud=b", "use_first_pass", "try_first_pass", "debug",
+			     "algorithm=ES384", "leeway=0", "cache_ttl=0" };
+	assert_int_equal(parse(9, ok, &c), 0);
+	assert_int_equal(c.n_aud, 2);
+	assert_int_equal(c.alg, OA2_ES384);
+	assert_int_equal(c.leeway, 0);
+	assert_int_equal(c.cache_ttl, 0);
+	assert_true(c.debug && c.use_first_pass && c.try_first_pass);
+	c = base_cfg();
+	assert_int_equal(c.alg, OA2_RS256);
+	assert_string_equal(c.login_field, "sub");
+	assert_int_equal(c.cache_ttl, 3600);
+	assert_int_equal(c.leeway, 60);
+	assert_int_equal(c.min_refresh_interval, 60);
+
+	const char *bad[][3] = {
+		{ "issuer=http://idp.example", "aud=a", NULL },
+		{ "issuer=https://idp.example?x=1", "aud=a", NULL },
+		{ "issuer=https://idp.example#f", "aud=a", NULL },
+		{ "issuer=https://u@idp.example", "aud=a", NULL },
+		{ "issuer=https://", "aud=a", NULL },
+		{ "issuer=https://idp.example", NULL, NULL },
+		{ "aud=a", NULL, NULL },
+		{ "issuer=https://idp.example", "aud=a", "algorithm=HS256" },
+		{ "issuer=https://idp.example", "aud=a", "algorithm=none" },
+		{ "issuer=https://idp.example", "aud=a", "alg=rs256" },
+		{ "issuer=https://idp.example", "aud=a", "alg=RS256 " },
+		{ "issuer=https://idp.example", "aud=a", "leeway=301" },
+		{ "issuer=https://idp.example", "aud=a", "leeway=-1" },
+		{ "issuer=https://idp.example", "aud=a", "cache_ttl=1x" },
+		{ "issuer=https://idp.example", "aud=a", "bogus=1" },
+		{ "issuer=https://idp.example", "aud=a", "cache_dir=rel" },
+		{ "issuer=https://idp.example", "aud=", NULL },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int n = bad[i][1] == NULL ? 1 : bad[i][2] == NULL ? 2 : 3;
+		assert_int_not_equal(parse(n, bad[i], &c), 0);
+	}
+}
+
+/* ---- JSON / JWS ---- */
+static void test_json(void **st)
+{
+	(void)st;
+	const char *dup = "{\"alg\":\"none\",\"alg\":\"RS256\"}";
+	assert_null(oa2_json_object(dup, strlen(dup)));
+	assert_null(oa2_json_object("[]", 2));
+	assert_null(oa2_json_object("\"x\"", 3));
+	assert_null(oa2_json_object("{\"a\":\"\\u0000\"}", 14));
+	assert_null(oa2_json_object("{\"a\":99999999999999999999}", 26));
+	json_t *j = oa2_json_object("{\"a\":1}", 7);
+	assert_non_null(j);
+	json_decref(j);
+}
+
+static char *mk_token(const char *hdr, const char *pl, const char *sig)
+{
+	char *h = b64s(hdr), *p = b64s(pl), *t = malloc(strlen(h) + strlen(p) +
+							  strlen(sig) + 3);
+	assert_non_null(t);
+	sprintf(t, "%s.%s.%s", h, p, sig);
+	free(h);
+	free(p);
+	return t;
+}
+
+static int jws_rc(const char *tok)
+{
+	struct oa2_config c = base_cfg();
+	struct oa2_jws j;
+	const char *r;
+	int rc = oa2_jws_parse(tok, strlen(tok), &c, &j, &r);
+	if (rc == OA2_OK)
+		oa2_jws_free(&j);
+	return rc;
+}
+
+static void test_jws(void **st)
+{
+	(void)st;
+	struct { const char *h; int ok; } cases[] = {
+		{ "{\"alg\":\"RS256\",\"kid\":\"k\"}", 1 },
+		{ "{\"alg\":\"RS256\"}", 1 },
+		{ "{\"alg\":\"none\"}", 0 }, { "{\"alg\":\"None\"}", 0 },
+		{ "{\"alg\":\"HS256\"}", 0 }, { "{\"alg\":\"RS512\"}", 0 },
+		{ "{\"alg\":\"PS256\"}", 0 }, { "{\"alg\":\"RS256 \"}", 0 },
+		{ "{\"alg\":\"rs256\"}", 0 }, { "{\"alg\":1}", 0 },
+		{ "{\"alg\":[\"RS256\"]}", 0 }, { "{\"alg\":null}", 0 },
+		{ "{}", 0 },
+		{ "{\"alg\":\"RS256\",\"crit\":[]}", 0 },
+		{ "{\"alg\":\"RS256\",\"crit\":[\"exp\"]}", 0 },
+		{ "{\"alg\":\"RS256\",\"zip\":\"DEF\"}", 0 },
+		{ "{\"alg\":\"RS256\",\"b64\":false}", 0 },
+		{ "{\"alg\":\"none\",\"alg\":\"RS256\"}", 0 },
+		{ "{\"alg\":\"RS256\",\"kid\":1}", 0 },
+		{ "[]", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *t = mk_token(cases[i].h, "{\"sub\":\"a\"}", "c2ln");
+		assert_int_equal(jws_rc(t) == OA2_OK, cases[i].ok);
+		free(t);
+	}
+	const char *bad[] = { "a.b", "a.b.c.d", "a.b.c.d.e", "..", "",
+			      "{\"payload\":\"x\"}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_not_equal(jws_rc(bad[i]), OA2_OK);
+	char *t = mk_token("{\"alg\":\"RS256\"}", "{\"sub\":\"a\"}", "");
+	assert_int_not_equal(jws_rc(t), OA2_OK); /* empty signature */
+	free(t);
+	t = mk_token("{\"alg\":\"RS256\"}", "[1]", "c2ln");
+	assert_int_not_equal(jws_rc(t), OA2_OK);
+	free(t);
+}
+
+/* ---- claims ---- */
+static int claims(const char *pl, const char *user, time_t now)
+{
+	struct oa2_config c = base_cfg();
+	json_t *p = oa2_json_object(pl, strlen(pl));
+	const char *r;
+	int rc;
+	if (p == NULL)
+		return -1;
+	rc = oa2_claims_check(p, &c, user, now, &r);
+	json_decref(p);
+	return rc;
+}
+
+#define PL(extra) "{\"iss\":\"https://idp.example\",\"aud\":\"pam\"," extra "}"
+static void test_claims(void **st)
+{
+	(void)st;
+	time_t now = 1700000000;
+	assert_int_equal(claims(PL("\"exp\":1700000100,\"sub\":\"alice\""), "alice", now), OA2_OK);
+	assert_int_not_equal(claims(PL("\"exp\":1700000100,\"sub\":\"alice\""), "bob", now), OA2_OK);
+	/* exp boundaries with leeway 60 */
+	assert_int_not_equal(claims(PL("\"exp\":1699999940,\"sub\":\"a\""), "a", now), OA2_OK);
+	assert_int_equal(claims(PL("\"exp\":1699999941,\"sub\":\"a\""), "a", now), OA2_OK);
+	const char *bad_exp[] = { "", "\"exp\":\"1800000000\",", "\"exp\":1e300,",
+				  "\"exp\":-1,", "\"exp\":1.5,", "\"exp\":null,",
+				  "\"exp\":[1800000000]," };
+	for (size_t i = 0; i < sizeof(bad_exp) / sizeof(bad_exp[0]); i++) {
+		char pl[256];
+		snprintf(pl, sizeof(pl), PL("%s\"sub\":\"a\""), bad_exp[i]);
+		assert_int_not_equal(claims(pl, "a", now), OA2_OK);
+	}
+	/* nbf / iat */
+	assert_int_equal(claims(PL("\"exp\":1800000000,\"nbf\":1700000060,\"sub\":\"a\""), "a", now), OA2_OK);
+	assert_int_not_equal(claims(PL("\"exp\":1800000000,\"nbf\":1700000061,\"sub\":\"a\""), "a", now), OA2_OK);
+	assert_int_not_equal(claims(PL("\"exp\":1800000000,\"nbf\":\"1\",\"sub\":\"a\""), "a", now), OA2_OK);
+	assert_int_not_equal(claims(PL("\"exp\":1800000000,\"iat\":1790000000,\"sub\":\"a\""), "a", now), OA2_OK);
+	assert_int_not_equal(claims(PL("\"exp\":1800000000,\"events\":{},\"sub\":\"a\""), "a", now), OA2_OK);
+	/* iss / aud */
+	const char *pls[] = {
+		"{\"iss\":\"https://idp.example/\",\"aud\":\"pam\",\"exp\":1800000000,\"sub\":\"a\"}",
+		"{\"iss\":\"https://IDP.example\",\"aud\":\"pam\",\"exp\":1800000000,\"sub\":\"a\"}",
+		"{\"iss\":[\"https://idp.example\"],\"aud\":\"pam\",\"exp\":1800000000,\"sub\":\"a\"}",
+		"{\"aud\":\"pam\",\"exp\":1800000000,\"sub\":\"a\"}",
+		"{\"iss\":\"https://idp.example\",\"aud\":\"pam \",\"exp\":1800000000,\"sub\":\"a\"}",
+		"{\"iss\":\"https://idp.example\",\"aud\":[],\"exp\":1800000000,\"sub\":\"a\"}",
+		"{\"iss\":\"https://idp.example\",\"aud\":[123],\"exp\":1800000000,\"sub\":\"a\"}",
+		"{\"iss\":\"https://idp.example\",\"aud\":null,\"exp\":1800000000,\"sub\":\"a\"}",
+		"{\"iss\":\"https://idp.example\",\"exp\":1800000000,\"sub\":\"a\"}",
+	};
+	for (size_t i = 0; i < sizeof(pls) / sizeof(pls[0]); i++)
+		assert_int_not_equal(claims(pls[i], "a", now), OA2_OK);
+	assert_int_equal(claims("{\"iss\":\"https://idp.example\",\"aud\":[\"x\",\"pam\"],\"exp\":1800000000,\"sub\":\"a\"}", "a", now), OA2_OK);
+	/* login_field types */
+	const char *subs[] = { "\"sub\":1000", "\"sub\":true", "\"sub\":[\"root\"]",
+			       "\"sub\":{}", "\"sub\":\"\"", "\"sub\":\"ROOT\"",
+			       "\"sub\":\" root\"", "\"sub\":\"r\\u043e\\u043et\"" };
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		char pl[256];
+		snprintf(pl, sizeof(pl), PL("\"exp\":1800000000,%s"), subs[i]);
+		assert_int_not_equal(claims(pl, i == 0 ? "1000" : "root", now), OA2_OK);
+	}
+}
+
+/* ---- JWK import + signatures ---- */
+static json_t *rsa_jwk(EVP_PKEY *k)
+{
+	BIGNUM *n = NULL, *e = NULL;
+	unsigned char nb[1024], eb[16];
+	assert_true(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n));
+	assert_true(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e));
+	int nl = BN_bn2bin(n, nb), el = BN_bn2bin(e, eb);
+	char *ns = b64(nb, (size_t)nl), *es = b64(eb, (size_t)el);
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "kty", "RSA", "kid", "r1",
+			      "n", ns, "e", es);
+	free(ns);
+	free(es);
+	BN_free(n);
+	BN_free(e);
+	return j;
+}
+
+static json_t *ec_jwk(EVP_PKEY *k, const char *crv, size_t cl)
+{
+	unsigned char pub[200];
+	size_t pl = 0;
+	assert_true(EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY,
+						    pub, sizeof(pub), &pl));
+	assert_int_equal(pl, 1 + 2 * cl);
+	char *x = b64(pub + 1, cl), *y = b64(pub + 1 + cl, cl);
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kty", "EC", "kid", "e1",
+			      "crv", crv, "x", x, "y", y);
+	free(x);
+	free(y);
+	return j;
+}
+
+static size_t sign(EVP_PKEY *k, const char *md, int pss, int salt,
+		   const char *msg, unsigned char *sig, size_t cap)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pc = NULL;
+	size_t len = cap;
+	assert_true(EVP_DigestSignInit_ex(c, &pc, md, NULL, NULL, k, NULL) > 0);
+	if (pss) {
+		assert_true(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) > 0);
+		assert_true(EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, salt) > 0);
+	}
+	assert_true(EVP_DigestSign(c, sig, &len, (const unsigned char *)msg,
+				   strlen(msg)) > 0);
+	EVP_MD_CTX_free(c);
+	return len;
+}
+
+static void test_rsa(void **st)
+{
+	(void)st;
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	EVP_PKEY *pub = NULL, *small = NULL;
+	unsigned char sig[512];
+	const char *r, *msg = "header.payload";
+	assert_non_null(k);
+	json_t *jwk = rsa_jwk(k);
+	assert_int_equal(oa2_jwk_import(jwk, OA2_RS256, &pub, &r), OA2_OK);
+	size_t sl = sign(k, "SHA256", 0, 0, msg, sig, sizeof(sig));
+	assert_int_equal(oa2_verify(pub, OA2_RS256, (const unsigned char *)msg,
+				    strlen(msg), sig, sl), OA2_OK);
+	assert_int_not_equal(oa2_verify(pub, OA2_RS512, (const unsigned char *)msg,
+					strlen(msg), sig, sl), OA2_OK);
+	assert_int_not_equal(oa2_verify(pub, OA2_RS256, (const unsigned char *)msg,
+					strlen(msg), sig, sl - 1), OA2_OK);
+	sig[10] ^= 1;
+	assert_int_not_equal(oa2_verify(pub, OA2_RS256, (const unsigned char *)msg,
+					strlen(msg), sig, sl), OA2_OK);
+	/* PSS: salt = digest length only */
+	sl = sign(k, "SHA256", 1, RSA_PSS_SALTLEN_DIGEST, msg, sig, sizeof(sig));
+	assert_int_equal(oa2_verify(pub, OA2_PS256, (const unsigned char *)msg,
+				    strlen(msg), sig, sl), OA2_OK);
+	sl = sign(k, "SHA256", 1, 0, msg, sig, sizeof(sig));
+	assert_int_not_equal(oa2_verify(pub, OA2_PS256, (const unsigned char *)msg,
+					strlen(msg), sig, sl), OA2_OK);
+	sl = sign(k, "SHA256", 1, RSA_PSS_SALTLEN_MAX, msg, sig, sizeof(sig));
+	assert_int_not_equal(oa2_verify(pub, OA2_PS256, (const unsigned char *)msg,
+					strlen(msg), sig, sl), OA2_OK);
+	/* RS key refused for ES, private members refused, bad exponent */
+	EVP_PKEY *x = NULL;
+	assert_int_not_equal(oa2_jwk_import(jwk, OA2_ES256, &x, &r), OA2_OK);
+	json_object_set_new(jwk, "e", json_string("AQ")); /* e = 1 */
+	assert_int_not_equal(oa2_jwk_import(jwk, OA2_RS256, &x, &r), OA2_OK);
+	json_object_set_new(jwk, "e", json_string("AQAA")); /* even */
+	assert_int_not_equal(oa2_jwk_import(jwk, OA2_RS256, &x, &r), OA2_OK);
+	json_decref(jwk);
+	/* 1024-bit key below the floor */
+	small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	jwk = rsa_jwk(small);
+	assert_int_not_equal(oa2_jwk_import(jwk, OA2_RS256, &x, &r), OA2_OK);
+	assert_null(x);
+	json_decref(jwk);
+	EVP_PKEY_free(small);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(k);
+}
+
+static size_t ec_raw(EVP_PKEY *k, const char *md, const char *msg,
+		     unsigned char *raw, size_t cl)
+{
+	unsigned char der[200];
+	size_t dl = sign(k, md, 0, 0, msg, der, sizeof(der));
+	const unsigned char *p = der;
+	ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)dl);
+	assert_non_null(s);
+	BN_bn2binpad(ECDSA_SIG_get0_r(s), raw, (int)cl);
+	BN_bn2binpad(ECDSA_SIG_get0_s(s), raw + cl, (int)cl);
+	ECDSA_SIG_free(s);
+	return 2 * cl;
+}
+
+static void test_ec(void **st)
+{
+	(void)st;
+	struct { enum oa2_alg alg; const char *curve, *crv, *md; size_t cl; } c[] = {
+		{ OA2_ES256, "P-256", "P-256", "SHA256", 32 },
+		{ OA2_ES384, "P-384", "P-384", "SHA384", 48 },
+		{ OA2_ES512, "P-521", "P-521", "SHA512", 66 },
+	};
+	const char *msg = "h.p", *r;
+	for (size_t i = 0; i < 3; i++) {
+		EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", c[i].curve);
+		EVP_PKEY *pub = NULL, *x = NULL;
+		unsigned char raw[200], pad[200];
+		assert_non_null(k);
+		json_t *jwk = ec_jwk(k, c[i].crv, c[i].cl);
+		assert_int_equal(oa2_jwk_import(jwk, c[i].alg, &pub, &r), OA2_OK);
+		size_t rl = ec_raw(k, c[i].md, msg, raw, c[i].cl);
+		assert_int_equal(oa2_verify(pub, c[i].alg, (const unsigned char *)msg,
+					    strlen(msg), raw, rl), OA2_OK);
+		/* padded, short, zero r */
+		memset(pad, 0, sizeof(pad));
+		memcpy(pad + 1, raw, rl);
+		assert_int_not_equal(oa2_verify(pub, c[i].alg, (const unsigned char *)msg,
+						strlen(msg), pad, rl + 1), OA2_OK);
+		assert_int_not_equal(oa2_verify(pub, c[i].alg, (const unsigned char *)msg,
+						strlen(msg), raw, rl - 1), OA2_OK);
+		memset(raw, 0, c[i].cl);
+		assert_int_not_equal(oa2_verify(pub, c[i].alg, (const unsigned char *)msg,
+						strlen(msg), raw, rl), OA2_OK);
+		/* curve binding: this key is refused for the other ES algs */
+		for (size_t o = 0; o < 3; o++) {
+			if (o == i)
+				continue;
+			assert_int_not_equal(oa2_jwk_import(jwk, c[o].alg, &x, &r), OA2_OK);
+		}
+		/* a point off the curve */
+		json_object_set_new(jwk, "y", json_string(json_string_value(json_object_get(jwk, "x"))));
+		assert_int_not_equal(oa2_jwk_import(jwk, c[i].alg, &x, &r), OA2_OK);
+		json_decref(jwk);
+		EVP_PKEY_free(pub);
+		EVP_PKEY_free(k);
+	}
+}
+
+static void test_select(void **st)
+{
+	(void)st;
+	const char *doc =
+		"{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"n\":\"x\",\"e\":\"AQAB\"},"
+		"{\"kty\":\"RSA\",\"kid\":\"b\",\"use\":\"enc\",\"n\":\"x\",\"e\":\"AQAB\"},"
+		"{\"kty\":\"RSA\",\"kid\":\"b\",\"n\":\"x\",\"e\":\"AQAB\"},"
+		"{\"kty\":\"RSA\",\"kid\":\"c\",\"n\":\"x\",\"e\":\"AQAB\"},"
+		"{\"kty\":\"RSA\",\"kid\":\"c\",\"alg\":\"RS256\",\"n\":\"y\",\"e\":\"AQAB\"},"
+		"{\"kty\":\"RSA\",\"kid\":\"d\",\"key_ops\":[\"encrypt\"],\"n\":\"x\",\"e\":\"AQAB\"},"
+		"{\"kty\":\"RSA\",\"kid\":\"f\",\"alg\":\"RS512\",\"n\":\"x\",\"e\":\"AQAB\"},"
+		"{\"kty\":\"EC\",\"kid\":\"a\",\"crv\":\"P-256\",\"x\":\"x\",\"y\":\"y\"}]}";
+	json_t *j = oa2_json_object(doc, strlen(doc)), *k;
+	assert_non_null(j);
+	assert_int_equal(oa2_jwks_select(j, OA2_RS256, "a", 1, &k), OA2_OK);
+	assert_int_equal(oa2_jwks_select(j, OA2_RS256, "b", 1, &k), OA2_OK);
+	assert_int_equal(oa2_jwks_select(j, OA2_RS256, "c", 1, &k), OA2_EAMBIG);
+	assert_int_equal(oa2_jwks_select(j, OA2_RS256, "d", 1, &k), OA2_ENOKEY);
+	assert_int_equal(oa2_jwks_select(j, OA2_RS256, "f", 1, &k), OA2_ENOKEY);
+	assert_int_equal(oa2_jwks_select(j, OA2_RS256, "zz", 2, &k), OA2_ENOKEY);
+	assert_int_equal(oa2_jwks_select(j, OA2_RS256, "../../etc/passwd", 16, &k), OA2_ENOKEY);
+	assert_int_equal(oa2_jwks_select(j, OA2_RS256, NULL, 0, &k), OA2_EAMBIG);
+	assert_int_equal(oa2_jwks_select(j, OA2_ES256, NULL, 0, &k), OA2_OK);
+	assert_int_equal(oa2_jwks_select(j, OA2_ES384, "a", 1, &k), OA2_ENOKEY);
+	json_decref(j);
+	const char *bad[] = { "{\"keys\":[]}", "{\"keys\":{}}", "{}",
+		"{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"n\":\"x\",\"e\":\"AQAB\",\"d\":\"x\"}]}",
+		"{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}", "{\"keys\":[1]}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = oa2_json_object(bad[i], strlen(bad[i]));
+		assert_non_null(j);
+		assert_int_not_equal(oa2_jwks_select(j, OA2_RS256, NULL, 0, &k), OA2_OK);
+		json_decref(j);
+	}
+}
+
+/* ---- cache ---- */
+static void test_cache(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/oa2-unit-XXXXXX", path[4096], cmd[4200];
+	struct oa2_config c = base_cfg();
+	struct oa2_entry e = { 0 }, l;
+	assert_non_null(mkdtemp(dir));
+	c.cache_dir = dir;
+	const char *doc = "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"n\":\"x\",\"e\":\"AQAB\"}]}";
+	e.jwks = oa2_json_object(doc, strlen(doc));
+	e.jwks_uri = strdup("https://idp.example/jwks");
+	e.fetched_at = 1234;
+	assert_int_equal(oa2_cache_load(&c, &l), OA2_ECACHE);
+	assert_int_equal(oa2_cache_store(&c, &e), OA2_OK);
+	assert_int_equal(oa2_cache_load(&c, &l), OA2_OK);
+	assert_int_equal(l.fetched_at, 1234);
+	assert_string_equal(l.jwks_uri, "https://idp.example/jwks");
+	oa2_entry_clear(&l);
+	assert_int_equal(oa2_cache_path(&c, path, sizeof(path)), OA2_OK);
+	/* another issuer never reads this file */
+	struct oa2_config c2 = c;
+	c2.issuer = "https://other.example";
+	assert_int_equal(oa2_cache_load(&c2, &l), OA2_ECACHE);
+	/* world-writable file refused */
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(oa2_cache_load(&c, &l), OA2_ECACHE);
+	assert_int_equal(chmod(path, 0600), 0);
+	/* a file holding another issuer's entry is refused */
+	c2.cache_dir = dir;
+	char p2[4096];
+	assert_int_equal(oa2_cache_path(&c2, p2, sizeof(p2)), OA2_OK);
+	assert_int_equal(rename(path, p2), 0);
+	assert_int_equal(oa2_cache_load(&c2, &l), OA2_ECACHE);
+	/* symlink refused */
+	assert_int_equal(symlink(p2, path), 0);
+	assert_int_equal(oa2_cache_load(&c, &l), OA2_ECACHE);
+	unlink(path);
+	/* truncated file refused */
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"issuer\":\"https://idp.example\",\"jwks", f);
+	fclose(f);
+	chmod(path, 0600);
+	assert_int_equal(oa2_cache_load(&c, &l), OA2_ECACHE);
+	/* group-writable directory refused */
+	assert_int_equal(oa2_cache_store(&c, &e), OA2_OK);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(oa2_cache_load(&c, &l), OA2_ECACHE);
+	oa2_entry_clear(&e);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_escape(void **st)
+{
+	(void)st;
+	char out[64];
+	oa2_escape("a\nb'\\", 5, out, sizeof(out));
+	assert_string_equal(out, "a\\x0ab\\x27\\x5c");
+	oa2_escape("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 35, out, 10);
+	assert_true(strlen(out) < 10);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_b64url), cmocka_unit_test(test_config),
+		cmocka_unit_test(test_json), cmocka_unit_test(test_jws),
+		cmocka_unit_test(test_claims), cmocka_unit_test(test_rsa),
+		cmocka_unit_test(test_ec), cmocka_unit_test(test_select),
+		cmocka_unit_test(test_cache), cmocka_unit_test(test_escape),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,703 @@
+"""pam_oauth2 end to end: real libpam, real HTTPS IdP on loopback."""
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from conftest import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SERVICE_ERR,
+                      PAM_SUCCESS, b64u, claims, jwk, key, make_token)
+
+ALGS = [("RS256", "rsa"), ("RS384", "rsa"), ("RS512", "rsa"),
+        ("PS256", "rsa"), ("PS384", "rsa"), ("PS512", "rsa"),
+        ("ES256", "p256"), ("ES384", "p384"), ("ES512", "p521")]
+
+
+def setup_idp(env, keys=None):
+    env.idp.discovery()
+    env.idp.jwks(keys if keys is not None else [jwk(key("rsa"), "k1")])
+
+
+def tok(env, alg="RS256", k="rsa", kid="k1", **cl):
+    h = {"alg": alg, "typ": "JWT"}
+    if kid is not None:
+        h["kid"] = kid
+    return make_token(h, claims(env.idp.issuer, **cl), key(k))
+
+
+# ---------------------------------------------------------------- success
+@pytest.mark.parametrize("alg,k", ALGS)
+def test_valid_token_each_algorithm(env, alg, k):
+    setup_idp(env, [jwk(key(k), "k1")])
+    assert env.run(tok(env, alg, k), extra="algorithm=" + alg) == PAM_SUCCESS
+    assert "authentication succeeded for user 'alice'" in env.log()
+
+
+def test_wrong_user_is_auth_err(env):
+    setup_idp(env)
+    assert env.run(tok(env, sub="bob")) == PAM_AUTH_ERR
+    assert "login_field mismatch" in env.log()
+
+
+def test_login_field_email(env):
+    setup_idp(env)
+    t = tok(env, email="alice@example.com", sub="x")
+    assert env.run(t, user="alice@example.com", extra="login_field=email") == PAM_SUCCESS
+    assert env.run(t, user="Alice@example.com", extra="login_field=email") == PAM_AUTH_ERR
+
+
+def test_multiple_audiences(env):
+    setup_idp(env)
+    t = tok(env, aud=["other", "ssh"])
+    assert env.run(t, extra="aud=ssh") == PAM_SUCCESS
+    assert env.run(t) == PAM_AUTH_ERR
+
+
+# ---------------------------------------------------------------- config
+@pytest.mark.parametrize("args", [
+    "issuer=https://127.0.0.1:1 aud=pam algorithm=HS256",
+    "issuer=https://127.0.0.1:1 aud=pam algorithm=none",
+    "issuer=http://127.0.0.1:1 aud=pam",
+    "issuer=https://127.0.0.1:1",
+    "aud=pam",
+    "issuer=https://127.0.0.1:1 aud=pam leeway=1000",
+    "issuer=https://127.0.0.1:1 aud=pam frobnicate=1",
+])
+def test_config_errors_are_service_err(env, args):
+    assert env.run("x.y.z", args=args) == PAM_SERVICE_ERR
+    assert "configuration error" in env.log()
+
+
+def test_standard_flags_tolerated(env):
+    setup_idp(env)
+    assert env.run(tok(env), extra="try_first_pass debug") == PAM_SUCCESS
+
+
+def test_use_first_pass_without_token(env):
+    setup_idp(env)
+    assert env.run(tok(env), extra="use_first_pass") == PAM_AUTH_ERR
+
+
+def test_empty_token(env):
+    setup_idp(env)
+    assert env.run("") == PAM_AUTH_ERR
+
+
+# ------------------------------------------------- algorithm / key confusion
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+@pytest.mark.parametrize("sig", [b"", b"abc"])
+def test_alg_none(env, alg, sig):
+    setup_idp(env)
+    t = make_token({"alg": alg, "kid": "k1"}, claims(env.idp.issuer), None, raw_sig=sig)
+    assert env.run(t) == PAM_AUTH_ERR
+
+
+def _pub_encodings(k):
+    pub = k.public_key()
+    pem = pub.public_bytes(serialization.Encoding.PEM,
+                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return [pem, pem.rstrip(b"\n"),
+            pub.public_bytes(serialization.Encoding.PEM,
+                             serialization.PublicFormat.PKCS1),
+            pub.public_bytes(serialization.Encoding.DER,
+                             serialization.PublicFormat.SubjectPublicKeyInfo),
+            json.dumps(jwk(k, "k1")).encode(),
+            pub.public_numbers().n.to_bytes(256, "big"), b""]
+
+
+@pytest.mark.parametrize("idx", range(7))
+def test_hs256_with_public_key_as_secret(env, idx):
+    setup_idp(env)
+    secret = _pub_encodings(key("rsa"))[idx]
+    t = make_token({"alg": "HS256", "kid": "k1"}, claims(env.idp.issuer), secret)
+    assert env.run(t) == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("cfg,alg,k", [("RS256", "RS512", "rsa"), ("RS256", "PS256", "rsa"),
+                                       ("ES256", "ES384", "p384"), ("PS256", "RS256", "rsa")])
+def test_alg_mismatch_same_family(env, cfg, alg, k):
+    setup_idp(env, [jwk(key(k), "k1")])
+    assert env.run(tok(env, alg, k), extra="algorithm=" + cfg) == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("alg", ['"RS256 "', '"rs256"', "1", '["RS256"]', "null", None])
+def test_alg_bad_values(env, alg):
+    setup_idp(env)
+    hdr = '{"kid":"k1"%s}' % ("" if alg is None else ',"alg":' + alg)
+    t = make_token(hdr, claims(env.idp.issuer), key("rsa"), alg="RS256")
+    assert env.run(t) == PAM_AUTH_ERR
+
+
+def test_es256_signature_forms(env):
+    setup_idp(env, [jwk(key("p256"), "k1")])
+    hdr = {"alg": "ES256", "kid": "k1"}
+    c = claims(env.idp.issuer)
+    good = make_token(hdr, c, key("p256"))
+    assert env.run(good, extra="algorithm=ES256") == PAM_SUCCESS
+    head, _, sig = good.rpartition(".")
+    import base64
+    raw = base64.urlsafe_b64decode(sig + "==")
+    der = make_token(hdr, c, key("p256"), der=True)
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    bad = [der, head + "." + b64u(b"\0" * 2 + raw), head + "." + b64u(raw[:63]),
+           head + "." + b64u(b"\0" * 32 + raw[32:]), head + "." + b64u(raw[:32] + b"\0" * 32),
+           head + "." + b64u(n.to_bytes(32, "big") + raw[32:])]
+    for t in bad:
+        assert env.run(t, extra="algorithm=ES256") == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("k", ["p384", "p521"])
+def test_es256_header_signed_by_other_curve(env, k):
+    setup_idp(env, [jwk(key(k), "k1")])
+    t = make_token({"alg": "ES256", "kid": "k1"}, claims(env.idp.issuer), key(k), alg="ES" + k[1:].replace("521", "512"))
+    assert env.run(t, extra="algorithm=ES256") == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("e", [1, 2, 65536, 2 ** 40 + 1])
+def test_rsa_bad_exponent(env, e):
+    j = jwk(key("rsa"), "k1")
+    j["e"] = b64u(e.to_bytes((e.bit_length() + 7) // 8, "big"))
+    setup_idp(env, [j])
+    assert env.run(tok(env)) == PAM_AUTH_ERR
+
+
+def test_rsa_1024_key_refused(env):
+    setup_idp(env, [jwk(key("rsa1024"), "k1")])
+    assert env.run(tok(env, k="rsa1024")) == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("salt", [0, 222])
+def test_pss_wrong_salt(env, salt):
+    setup_idp(env)
+    t = make_token({"alg": "PS256", "kid": "k1"}, claims(env.idp.issuer), key("rsa"),
+                   pss_salt=salt)
+    assert env.run(t, extra="algorithm=PS256") == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("extra", [{"use": "enc"}, {"key_ops": ["encrypt"]}, {"alg": "RS512"}])
+def test_key_not_for_signing(env, extra):
+    setup_idp(env, [jwk(key("rsa"), "k1", **extra)])
+    assert env.run(tok(env)) == PAM_AUTH_ERR
+
+
+def test_ambiguous_kid(env):
+    setup_idp(env, [jwk(key("rsa"), "k1"), jwk(key("rsa2"), "k1")])
+    assert env.run(tok(env)) == PAM_AUTH_ERR
+    assert "ambiguous" in env.log()
+
+
+def test_shared_kid_filtered_by_use(env):
+    setup_idp(env, [jwk(key("rsa2"), "k1", use="enc"), jwk(key("rsa"), "k1", use="sig"),
+                    jwk(key("p256"), "k1")])
+    assert env.run(tok(env)) == PAM_SUCCESS
+
+
+@pytest.mark.parametrize("bad", [{"d": "AQAB"}, {"kty": "oct", "k": "c2VjcmV0"}])
+def test_jwks_with_private_members_refused(env, bad):
+    j = jwk(key("rsa"), "k1")
+    j.update(bad)
+    setup_idp(env, [jwk(key("rsa2"), "k2"), j])
+    assert env.run(tok(env, kid="k2", k="rsa2")) == PAM_AUTHINFO_UNAVAIL
+
+
+def test_x5c_only_key(env):
+    setup_idp(env, [{"kty": "RSA", "kid": "k1", "x5c": ["MIIB"]}])
+    assert env.run(tok(env)) == PAM_AUTH_ERR
+
+
+def test_no_kid(env):
+    setup_idp(env, [jwk(key("rsa"), "k1")])
+    assert env.run(tok(env, kid=None)) == PAM_SUCCESS
+    setup_idp(env, [jwk(key("rsa"), "k1"), jwk(key("rsa2"), "k2")])
+    assert env.run(tok(env, kid=None), extra="cache_ttl=0") == PAM_AUTH_ERR
+
+
+def test_cross_issuer_kid(env, pki):
+    """Issuer A's cache holds kid k1; a token from issuer B with kid k1 fails."""
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    t = make_token({"alg": "RS256", "kid": "k1"},
+                   claims("https://127.0.0.1:1"), key("rsa"))
+    assert env.run(t, extra="", args=env.std_args().replace(
+        env.idp.issuer, "https://127.0.0.1:1")) in (PAM_AUTHINFO_UNAVAIL, PAM_AUTH_ERR)
+    assert env.run(t) == PAM_AUTH_ERR  # issuer mismatch at A
+
+
+# ---------------------------------------------------------- header injection
+def test_jku_x5u_never_fetched(env):
+    setup_idp(env)
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    lst.setblocking(False)
+    url = "https://127.0.0.1:%d/jwks" % lst.getsockname()[1]
+    evil = key("rsa2")
+    for h in ({"jku": url}, {"x5u": url}, {"jwk": jwk(evil, "k1")}, {"x5c": ["MIIB"]}):
+        hdr = {"alg": "RS256", "kid": "evil"}
+        hdr.update(h)
+        assert env.run(make_token(hdr, claims(env.idp.issuer), evil),
+                       extra="min_refresh_interval=0") == PAM_AUTH_ERR
+    with pytest.raises(BlockingIOError):
+        lst.accept()
+    lst.close()
+
+
+@pytest.mark.parametrize("h", [{"crit": ["exp"]}, {"crit": ["x-unknown"]}, {"crit": []},
+                               {"zip": "DEF"}, {"b64": False}])
+def test_forbidden_header_params(env, h):
+    setup_idp(env)
+    hdr = {"alg": "RS256", "kid": "k1"}
+    hdr.update(h)
+    assert env.run(make_token(hdr, claims(env.idp.issuer), key("rsa"))) == PAM_AUTH_ERR
+
+
+def test_duplicate_header_alg(env):
+    setup_idp(env)
+    t = make_token('{"alg":"none","alg":"RS256","kid":"k1"}', claims(env.idp.issuer),
+                   key("rsa"), alg="RS256")
+    assert env.run(t) == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("kid", ["../../../../dev/null", "/etc/passwd", "x' OR '1'='1",
+                                 "$(id)", "|id", "a\u0000b", "k\npam_oauth2(x): FAKE LINE",
+                                 "A" * (1 << 20)], ids=range(8))
+def test_kid_injection(env, kid):
+    setup_idp(env)
+    t = make_token({"alg": "RS256", "kid": kid}, claims(env.idp.issuer), key("rsa"))
+    assert env.run(t) == PAM_AUTH_ERR
+    for line in env.log().splitlines():
+        assert "FAKE LINE" not in line or "\\x0a" in line
+    assert not any(l.startswith("pam_oauth2(x)") for l in env.log().splitlines())
+    if env.cache.exists():  # no file named after the kid, ever
+        assert all(f.endswith(".json") and len(f) == 69 for f in os.listdir(env.cache))
+
+
+def test_events_and_typ(env):
+    setup_idp(env)
+    t = tok(env, events={"http://schemas.openid.net/event/backchannel-logout": {}})
+    assert env.run(t) == PAM_AUTH_ERR
+
+
+def test_duplicate_sub_in_payload(env):
+    setup_idp(env)
+    c = claims(env.idp.issuer, sub="bob")
+    text = json.dumps(c)[:-1] + ', "sub": "alice"}'
+    t = make_token({"alg": "RS256", "kid": "k1"}, text, key("rsa"))
+    assert env.run(t) == PAM_AUTH_ERR
+
+
+# ------------------------------------------------------------------ claims
+def _claims_case(env, mutate, user="alice"):
+    setup_idp(env)
+    c = claims(env.idp.issuer)
+    mutate(c)
+    return env.run(make_token({"alg": "RS256", "kid": "k1"}, c, key("rsa")), user=user)
+
+
+@pytest.mark.parametrize("iss", ["{}/", "{}x", "HTTPS://127.0.0.1", "http://127.0.0.1",
+                                 None, 1, ["{}"]])
+def test_bad_iss(env, iss):
+    def m(c):
+        if iss is None:
+            del c["iss"]
+        elif isinstance(iss, str):
+            c["iss"] = iss.format(env.idp.issuer)
+        elif isinstance(iss, list):
+            c["iss"] = [env.idp.issuer]
+        else:
+            c["iss"] = iss
+    assert _claims_case(env, m) == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("aud", ["other", ["x"], [], [123], None, "pam ", "MISSING"])
+def test_bad_aud(env, aud):
+    def m(c):
+        if aud == "MISSING":
+            del c["aud"]
+        else:
+            c["aud"] = aud
+    assert _claims_case(env, m) == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("delta,ok", [(0 - 60, False), (-59, True), (None, False)])
+def test_exp_boundaries(env, delta, ok):
+    now = int(time.time())
+
+    def m(c):
+        if delta is None:
+            del c["exp"]
+        else:
+            c["exp"] = now + delta + 1 if ok else now + delta
+        c.pop("iat")
+    assert (_claims_case(env, m) == PAM_SUCCESS) == ok
+
+
+@pytest.mark.parametrize("exp", ["9999999999", 1e300, -1, 1.5, [1]])
+def test_exp_bad_types(env, exp):
+    assert _claims_case(env, lambda c: c.update(exp=exp)) == PAM_AUTH_ERR
+
+
+def test_exp_huge_integer(env):
+    setup_idp(env)
+    c = json.dumps(claims(env.idp.issuer))
+    import re
+    c = re.sub(r'"exp": \d+', '"exp": 99999999999999999999', c)
+    assert env.run(make_token({"alg": "RS256", "kid": "k1"}, c, key("rsa"))) == PAM_AUTH_ERR
+
+
+def test_nbf_iat(env):
+    now = int(time.time())
+    assert _claims_case(env, lambda c: c.update(nbf=now + 200)) == PAM_AUTH_ERR
+    assert _claims_case(env, lambda c: c.update(nbf="1")) == PAM_AUTH_ERR
+    assert _claims_case(env, lambda c: c.update(iat=now + 3600)) == PAM_AUTH_ERR
+    assert _claims_case(env, lambda c: c.update(nbf=now + 30)) == PAM_SUCCESS
+
+
+@pytest.mark.parametrize("sub,user", [(None, "root"), ("", "root"), (1000, "1000"),
+                                      (True, "true"), (["root"], "root"), ({}, "root"),
+                                      ("ROOT", "root"), ("root\u0000x", "root"),
+                                      ("r\u043e\u043et", "root"), (" root", "root"),
+                                      ("root ", "root")])
+def test_login_field_attacks(env, sub, user):
+    def m(c):
+        if sub is None:
+            del c["sub"]
+        else:
+            c["sub"] = sub
+    assert _claims_case(env, m, user=user) == PAM_AUTH_ERR
+
+
+# ---------------------------------------------------------- encoding / size
+def test_oversized_tokens(env):
+    setup_idp(env)
+    big = tok(env, pad="x" * 70000)
+    assert env.run(big) == PAM_AUTH_ERR
+    assert "too long" in env.log()
+    assert env.idp.requests() == []  # rejected before any network
+
+
+def test_token_of_4095_bytes(env):
+    setup_idp(env)
+    t = tok(env)
+    t4095 = t + "A" * (4095 - len(t))
+    assert len(t4095) == 4095
+    assert env.run(t4095) == PAM_AUTH_ERR
+    assert "4095" in env.log()
+
+
+@pytest.mark.parametrize("mut", ["pad", "pad2", "plus", "space", "newline", "mod1",
+                                 "trailbits", "empty", "two", "four", "five", "json"])
+def test_malformed_encoding(env, mut):
+    setup_idp(env)
+    t = tok(env)
+    h, p, s = t.split(".")
+    v = {"pad": h + "=." + p + "." + s, "pad2": h + "." + p + "." + s + "==",
+         "plus": h + "." + p + "." + s.replace("-", "+").replace("_", "/") + "+/",
+         "space": h + ". " + p + "." + s, "newline": t + "\n" + "x",
+         "mod1": h + "." + p + "." + s + "A", "trailbits": h + "." + p + "." + s[:-1] +
+         chr(ord(s[-1]) ^ 1 if s[-1] not in "AQgw" else ord(s[-1]) + 1),
+         "empty": "..", "two": h + "." + p, "four": t + ".x", "five": t + ".x.y",
+         "json": json.dumps({"payload": p, "signature": s})}[mut]
+    assert env.run(v) == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("payload", ["not json", "[]", '"x"', b"\xff\xfe",
+                                     '{"a":"\\u0000"}', "[" * 10000 + "]" * 10000,
+                                     "{" + ",".join('"k%d":1' % i for i in range(100000)) + "}"],
+                         ids=range(7))
+def test_payload_not_object(env, payload):
+    setup_idp(env)
+    h = b64u(json.dumps({"alg": "RS256", "kid": "k1"}))
+    p = b64u(payload)
+    from conftest import sign
+    s = b64u(sign("RS256", key("rsa"), (h + "." + p).encode()))
+    assert env.run(h + "." + p + "." + s, extra="max_token_len=1048576") == PAM_AUTH_ERR
+
+
+# ----------------------------------------------------- discovery / network
+def test_discovery_issuer_mismatch(env):
+    setup_idp(env)
+    env.idp.discovery(issuer=env.idp.issuer + "/")
+    assert env.run(tok(env)) == PAM_AUTHINFO_UNAVAIL
+    env.idp.discovery(issuer="https://evil.example")
+    assert env.run(tok(env)) == PAM_AUTHINFO_UNAVAIL
+
+
+def test_jwks_uri_http(env):
+    setup_idp(env)
+    env.idp.discovery(jwks_uri="http://127.0.0.1:%d/jwks" % env.idp.port)
+    assert env.run(tok(env)) == PAM_AUTHINFO_UNAVAIL
+
+
+def test_redirects_not_followed(env):
+    setup_idp(env)
+    (env.idp.root / "jwks.redirect").write_text("http://127.0.0.1:%d/jwks2" % env.idp.port)
+    assert env.run(tok(env)) == PAM_AUTHINFO_UNAVAIL
+    assert "/jwks2" not in env.idp.requests()
+
+
+def test_untrusted_certificate(env, pki):
+    setup_idp(env)
+    args = env.std_args().replace(str(pki / "ca.pem"), str(pki / "other" / "ca.pem"))
+    assert env.run(tok(env), args=args) == PAM_AUTHINFO_UNAVAIL
+    args = " ".join(a for a in env.std_args().split() if not a.startswith("ca_file="))
+    assert env.run(tok(env), args=args) == PAM_AUTHINFO_UNAVAIL
+    assert env.idp.requests() == []
+
+
+@pytest.mark.parametrize("body,status", [("{}", 404), ('{"keys":[]}', 500),
+                                         ("<html>error</html>", 200),
+                                         ('{"error":"x"}', 200), ("nope", 200),
+                                         ('{"keys":{}}', 200), ('{"keys":[]}', 200)])
+def test_bad_jwks_not_cached(env, body, status):
+    env.idp.discovery()
+    env.idp.jwks(body, status=status)
+    assert env.run(tok(env)) == PAM_AUTHINFO_UNAVAIL
+    assert not env.cache.exists() or os.listdir(env.cache) == []
+
+
+def test_response_size_cap(env):
+    env.idp.discovery()
+    env.idp.jwks([jwk(key("rsa"), "k1")] + [{"kty": "x", "pad": "x" * 4096}] * 70)
+    assert env.run(tok(env)) == PAM_AUTHINFO_UNAVAIL
+
+
+def test_slow_loris_timeout(env):
+    setup_idp(env)
+    (env.idp.root / "jwks.delay").write_text("0.5")
+    t0 = time.time()
+    assert env.run(tok(env), extra="timeout=2") == PAM_AUTHINFO_UNAVAIL
+    assert time.time() - t0 < 8
+
+
+def test_proxy_environment_ignored(env):
+    setup_idp(env)
+    bogus = {"https_proxy": "http://127.0.0.1:1", "HTTPS_PROXY": "http://127.0.0.1:1",
+             "ALL_PROXY": "http://127.0.0.1:1", "all_proxy": "http://127.0.0.1:1"}
+    assert env.run(tok(env), env=bogus) == PAM_SUCCESS
+
+
+# ------------------------------------------------------------ cache behaviour
+def test_warm_cache_needs_no_network(env):
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    n = len(env.idp.requests())
+    assert n == 2
+    assert env.run(tok(env)) == PAM_SUCCESS
+    assert len(env.idp.requests()) == n
+    st = os.stat(env.cache)
+    assert st.st_mode & 0o777 == 0o700
+    files = os.listdir(env.cache)
+    assert len(files) == 1 and files[0].endswith(".json") and "k1" not in files[0]
+
+
+def test_libcurl_loaded_only_when_fetching(env):
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    assert "curl_loaded=1" in env.last_stdout  # cold: fetched
+    assert env.run(tok(env)) == PAM_SUCCESS
+    assert "curl_loaded=0" in env.last_stdout  # warm: libcurl never mapped
+    assert env.run("x.y.z") == PAM_AUTH_ERR
+    assert "curl_loaded=0" in env.last_stdout  # malformed: no network
+
+
+def test_idp_down_with_warm_cache(env):
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    env.idp.stop()
+    assert env.run(tok(env)) == PAM_SUCCESS
+
+
+def test_idp_down_without_cache(env):
+    setup_idp(env)
+    env.idp.stop()
+    assert env.run(tok(env)) == PAM_AUTHINFO_UNAVAIL
+
+
+def test_idp_down_expired_cache(env):
+    setup_idp(env)
+    assert env.run(tok(env), extra="cache_ttl=1") == PAM_SUCCESS
+    env.idp.stop()
+    time.sleep(1.2)
+    assert env.run(tok(env), extra="cache_ttl=1") == PAM_AUTHINFO_UNAVAIL
+
+
+def test_key_rotation(env):
+    setup_idp(env)
+    assert env.run(tok(env), extra="min_refresh_interval=0") == PAM_SUCCESS
+    env.idp.jwks([jwk(key("rsa2"), "k2")])
+    assert env.run(tok(env, k="rsa2", kid="k2"), extra="min_refresh_interval=0") == PAM_SUCCESS
+    assert len(env.idp.requests("/jwks")) == 2
+    # the old key is gone after rotation
+    assert env.run(tok(env), extra="min_refresh_interval=0") == PAM_AUTH_ERR
+
+
+def test_unknown_kid_flood(env):
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    assert len(env.idp.requests("/jwks")) == 1
+    for i in range(8):
+        assert env.run(tok(env, kid="rand%d" % i), extra="min_refresh_interval=2") == PAM_AUTH_ERR
+    # the first unknown kid may refetch only after the interval since the fetch
+    assert len(env.idp.requests("/jwks")) <= 2
+    time.sleep(2.1)
+    for i in range(8):
+        assert env.run(tok(env, kid="again%d" % i), extra="min_refresh_interval=2") == PAM_AUTH_ERR
+    assert len(env.idp.requests("/jwks")) <= 3
+
+
+def _age_cache(env, seconds):
+    f = _cache_file(env)
+    d = json.loads(f.read_text())
+    d["fetched_at"] -= seconds
+    d["attempt_at"] -= seconds
+    f.write_text(json.dumps(d))
+    os.chmod(f, 0o600)
+
+
+def test_unknown_kid_flood_idp_down(env):
+    """With the IdP failing, a flood of unknown kids costs one fetch per interval,
+    and the cached keys stay usable."""
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    _age_cache(env, 100)
+    env.idp.jwks("{}", status=503)
+    for i in range(6):
+        assert env.run(tok(env, kid="r%d" % i)) == PAM_AUTH_ERR
+    assert len(env.idp.requests("/jwks")) == 2
+    assert env.run(tok(env)) == PAM_SUCCESS  # cache kept, error not cached
+    assert len(env.idp.requests("/jwks")) == 2
+
+
+def test_unknown_kid_flood_one_refetch(env):
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    _age_cache(env, 100)
+    for i in range(10):
+        assert env.run(tok(env, kid="flood%d" % i)) == PAM_AUTH_ERR
+    assert len(env.idp.requests("/jwks")) == 2
+    assert len(env.idp.requests()) == 3  # discovery once, JWKS twice
+
+
+def _cache_file(env):
+    files = [f for f in os.listdir(env.cache) if f.endswith(".json")]
+    assert len(files) == 1
+    return env.cache / files[0]
+
+
+@pytest.mark.parametrize("kind", ["symlink", "world_writable", "truncated", "other_issuer",
+                                  "tmp_left"])
+def test_cache_tampering(env, kind):
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    f = _cache_file(env)
+    before = len(env.idp.requests())
+    if kind == "symlink":
+        real = env.tmp / "elsewhere.json"
+        real.write_bytes(f.read_bytes())
+        f.unlink()
+        f.symlink_to(real)
+    elif kind == "world_writable":
+        os.chmod(f, 0o666)
+    elif kind == "truncated":
+        f.write_bytes(f.read_bytes()[:40])
+    elif kind == "other_issuer":
+        d = json.loads(f.read_text())
+        d["issuer"] = "https://evil.example"
+        f.write_text(json.dumps(d))
+        os.chmod(f, 0o600)
+    elif kind == "tmp_left":
+        (env.cache / (f.name + ".abc123")).write_text("{garbage")
+    assert env.run(tok(env)) == PAM_SUCCESS
+    after = len(env.idp.requests())
+    if kind == "tmp_left":
+        assert after == before
+    else:
+        assert after == before + 2  # ignored and refetched
+
+
+def test_cache_with_attacker_keys_refetched(env):
+    """A cache file holding the attacker's key but owned by someone else is ignored
+    (here: made group-writable, as any non-owner write would require)."""
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    f = _cache_file(env)
+    d = json.loads(f.read_text())
+    d["jwks"] = {"keys": [jwk(key("rsa2"), "k1")]}
+    f.write_text(json.dumps(d))
+    os.chmod(f, 0o620)
+    assert env.run(tok(env, k="rsa2")) == PAM_AUTH_ERR
+
+
+def test_concurrent_logins_write_cache(env):
+    setup_idp(env)
+    t = tok(env)
+    results = []
+
+    env.service(env.std_args("min_refresh_interval=0"))  # written before the race
+
+    def one():
+        results.append(env.run(t, extra="min_refresh_interval=0"))
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert results == [PAM_SUCCESS] * 8, env.log()
+    d = json.loads(_cache_file(env).read_text())
+    assert d["issuer"] == env.idp.issuer
+    assert [f for f in os.listdir(env.cache) if not f.endswith(".json")] == []
+
+
+def test_cache_disabled(env):
+    setup_idp(env)
+    assert env.run(tok(env), extra="cache_ttl=0") == PAM_SUCCESS
+    assert env.run(tok(env), extra="cache_ttl=0") == PAM_SUCCESS
+    assert len(env.idp.requests()) == 4
+    assert not env.cache.exists()
+
+
+# ---------------------------------------------------------- remaining vectors
+def test_pss_mgf1_other_hash(env):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    setup_idp(env)
+    h = b64u(json.dumps({"alg": "PS256", "kid": "k1"}))
+    p = b64u(json.dumps(claims(env.idp.issuer)))
+    sig = key("rsa").sign((h + "." + p).encode(),
+                          padding.PSS(padding.MGF1(hashes.SHA1()), 32), hashes.SHA256())
+    assert env.run(h + "." + p + "." + b64u(sig), extra="algorithm=PS256") == PAM_AUTH_ERR
+    assert "signature verification failed" in env.log()
+
+
+def test_rsa_16384_bit_key_refused(env):
+    import secrets
+    n = secrets.randbits(16384) | (1 << 16383) | 1
+    j = {"kty": "RSA", "kid": "k1", "e": "AQAB",
+         "n": b64u(n.to_bytes(2048, "big"))}
+    setup_idp(env, [j])
+    t = make_token({"alg": "RS256", "kid": "k1"}, claims(env.idp.issuer), None,
+                   raw_sig=b"\1" * 2048)
+    assert env.run(t) == PAM_AUTH_ERR
+    assert "2048..8192" in env.log()
+
+
+def test_empty_pam_user(env):
+    setup_idp(env)
+    assert env.run(tok(env), user="") == PAM_AUTH_ERR
+
+
+@pytest.mark.parametrize("typ,ok", [("JWT", True), ("at+jwt", True), ("logout+jwt", False),
+                                    ("secevent+jwt", False), (None, False), ("jwt", False)])
+def test_typ_allowlist(env, typ, ok):
+    setup_idp(env)
+    hdr = {"alg": "RS256", "kid": "k1"}
+    if typ is not None:
+        hdr["typ"] = typ
+    t = make_token(hdr, claims(env.idp.issuer), key("rsa"))
+    rc = env.run(t, extra="typ=JWT typ=at+jwt")
+    assert rc == (PAM_SUCCESS if ok else PAM_AUTH_ERR)
