@@ -323,13 +323,14 @@ static int answer_batch(struct cli *c, const struct pk_message *m, size_t n,
 		if (!pk_message_is_prompt(&m[i]))
 			continue;
 		hide = m[i].style == PAM_PROMPT_ECHO_OFF && c->stdin_tty;
-		fputs(m[i].msg, stderr);
-		fflush(stderr);
+		/* Echo goes off before the prompt shows: nothing typed leaks. */
 		if (hide && term_echo_off(STDIN_FILENO) < 0) {
-			fprintf(stderr, "\npamkit: cannot turn terminal echo off: %s\n",
+			fprintf(stderr, "pamkit: cannot turn terminal echo off: %s\n",
 				strerror(errno));
 			return -EIO;
 		}
+		fputs(m[i].msg, stderr);
+		fflush(stderr);
 		st = input_read_line(STDIN_FILENO, pk_fd(c->txn), &replies[i]);
 		if (hide)
 			term_restore();

@@ -17,7 +17,7 @@ void term_restore(void)
 	if (fd < 0)
 		return;
 	/* tcsetattr is async-signal-safe; retry on EINTR only. */
-	while (tcsetattr(fd, TCSAFLUSH, &saved_mode) < 0 && errno == EINTR)
+	while (tcsetattr(fd, TCSANOW, &saved_mode) < 0 && errno == EINTR)
 		;
 	saved_fd = -1;
 }
