@@ -109,10 +109,13 @@ def test_wrong_password_on_tty(pamkit, matrix_svc, ptyrun):
     assert termios.tcgetattr(p.slave) == p.before
 
 
-def test_user_prompt_echoes(pamkit, matrix_svc, ptyrun):
-    # no -u: the user name prompt is PAM_PROMPT_ECHO_ON, the password is not
-    p = ptyrun([pamkit, "--confdir", matrix_svc, "-s", "svc", "authenticate"])
-    p.expect(": ")
+def test_user_prompt_echoes(pamkit, confdir, matrix, passdb, ptyrun):
+    # no -u: the user name prompt (pam_permit asks) is PAM_PROMPT_ECHO_ON,
+    # pam_matrix's password prompt is not
+    cd = confdir("svc", "auth required pam_permit.so\n"
+                        f"auth required {matrix} passdb={passdb}\n")
+    p = ptyrun([pamkit, "--confdir", cd, "-s", "svc", "authenticate"])
+    p.expect("login:")
     assert p.echo_on()
     p.send("alice")
     p.expect("Password: ")

@@ -138,8 +138,9 @@ def test_info_message_printed(pamkit, confdir, matrix, passdb):
 
 
 def test_multi_prompt_get_user(pamkit, confdir, matrix, passdb):
-    # no -u: pam_matrix asks for the user name, then the password
-    cd = confdir("svc", f"auth required {matrix} passdb={passdb}\n")
+    # no -u: pam_permit asks for the user name, then pam_matrix the password
+    cd = confdir("svc", "auth required pam_permit.so\n"
+                        f"auth required {matrix} passdb={passdb}\n")
     r = run([pamkit, "--confdir", cd, "-s", "svc", "authenticate"],
             input=f"alice\n{PASSWORD}\n")
     assert r.returncode == 0, r.stderr
@@ -156,15 +157,21 @@ def test_timeout_without_answer(pamkit, matrix_svc):
                          stderr=subprocess.PIPE, text=True)
     start = time.monotonic()
     try:
-        out, err = p.communicate(timeout=15)  # stdin stays open, never written
+        rc = p.wait(timeout=15)  # stdin stays open and is never written
+        elapsed = time.monotonic() - start
+        out, err = p.stdout.read(), p.stderr.read()
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    assert time.monotonic() - start < 10
-    assert p.returncode == 1
+        p.stdin.close()
+        p.stdout.close()
+        p.stderr.close()
+    assert 0.4 < elapsed < 10
+    assert rc == 1
     assert "timed out" in err
     assert "pamkit: authenticate failed: PAM_" in err
+    assert "authenticate: PAM_SUCCESS" not in out
 
 
 def test_usage_errors(pamkit):
@@ -184,11 +191,12 @@ def test_usage_errors(pamkit):
 
 
 def test_unknown_service_fails(pamkit, confdir):
-    confdir("other", "auth required pam_permit.so\n")
+    # an empty confdir: no such service and no "other" fallback
     r = run([pamkit, "--confdir", confdir.path, "-s", "missing", "-u", "a",
              "authenticate"])
     assert r.returncode == 1
     assert "pamkit: " in r.stderr
+    assert "PAM_SUCCESS" not in r.stdout
 
 
 def test_demo_command():
