@@ -294,11 +294,10 @@ static int show_transcript(struct cli *c, const struct cli_op *op,
 		FILE *out = (t[i].style == PAM_TEXT_INFO && !c->json)
 			? stdout : stderr;
 
+		/* With --json everything goes to stderr: stdout stays JSON. */
 		if (c->report && json_report_message(c->report, op->name,
 						     &t[i]) < 0)
 			return -ENOMEM;
-		if (c->json && c->report)
-			continue;	/* stdout stays pure JSON */
 		fprintf(out, "%s\n", t[i].msg);
 		fflush(out);
 	}

@@ -211,3 +211,14 @@ def test_demo_command():
              "-u", "alice", "authenticate"], input="alice?\n", cwd=str(REPO))
     assert r.returncode == 1
     assert "PAM_AUTH_ERR" in r.stderr
+
+
+def test_json_info_goes_to_stderr(pamkit, confdir):
+    cd = confdir("svc", "auth optional pam_echo.so note for %u\n"
+                        "auth required pam_permit.so\n")
+    r = run(base(pamkit, cd, "--json", "authenticate"))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["transcript"] == [{"op": "authenticate", "style": "info",
+                                  "text": "note for alice"}]
+    assert "note for alice" in r.stderr
