@@ -222,3 +222,14 @@ def test_json_info_goes_to_stderr(pamkit, confdir):
     assert doc["transcript"] == [{"op": "authenticate", "style": "info",
                                   "text": "note for alice"}]
     assert "note for alice" in r.stderr
+
+
+def test_flags_accepted(pamkit, matrix_svc, passdb):
+    r = run(base(pamkit, matrix_svc, "--silent", "--disallow-null",
+                 "--rhost", "127.0.0.1", "--ruser", "bob", "--tty", "pts/9",
+                 "authenticate", "acct_mgmt"), input=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    r = run(base(pamkit, matrix_svc, "--change-expired", "chauthtok"),
+            input=f"{PASSWORD}\nn2\nn2\n")
+    assert r.returncode == 0, r.stderr
+    assert "alice:n2:svc" in open(passdb).read()
