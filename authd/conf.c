@@ -121,6 +121,8 @@ static int console_key(struct console_conf *cc, const char *k, const char *v)
 	}
 	if (!strcmp(k, "pam"))
 		return parse_bool(v, &cc->pam);
+	if (!strcmp(k, "pam_service"))
+		return set_str(&cc->pam_service, v);
 	return -2;
 }
 
@@ -259,6 +261,7 @@ void conf_free(struct authd_conf *c)
 	free(c->pam_confdir);
 	for (size_t i = 0; i < c->nconsoles; i++) {
 		free(c->consoles[i].name);
+		free(c->consoles[i].pam_service);
 		if (c->consoles[i].key) {
 			explicit_bzero(c->consoles[i].key, strlen(c->consoles[i].key));
 			free(c->consoles[i].key);

@@ -11,6 +11,7 @@ struct console_conf {
 	char *name;
 	char *key;		/* lowercase md5 hex of the password */
 	bool pam;		/* PAM login required after CRAM-MD5 */
+	char *pam_service;	/* NULL: the global pam_service */
 };
 
 enum tls_mode { TLS_REQUIRED = 0, TLS_OPTIONAL };

@@ -305,7 +305,7 @@ static void start_pam(struct conn *c)
 	struct epoll_event ev = { 0 };
 	int rc, fd;
 
-	o.service = cf->pam_service;
+	o.service = c->cc->pam_service ? c->cc->pam_service : cf->pam_service;
 	o.confdir = cf->pam_confdir;
 	o.user = c->pam_kind == PAM_LOGIN_DIRECT ? c->direct_user : NULL;
 	o.rhost = c->peer;
