@@ -309,6 +309,7 @@ static void start_pam(struct conn *c)
 	o.confdir = cf->pam_confdir;
 	o.user = c->pam_kind == PAM_LOGIN_DIRECT ? c->direct_user : NULL;
 	o.rhost = c->peer;
+	o.user_prompt = "login: ";	/* what the director shows */
 	o.ruser = c->console;
 	o.mode = PK_MODE_STEPWISE;
 	o.has_fail_delay = true;
@@ -681,7 +682,7 @@ void conn_on_sock(struct conn *c, uint32_t events)
 	if (c->dead)
 		goto out;
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		hangup(c, c->state == CS_CONSOLE ? NULL : "socket error or hang-up");
+		hangup(c, c->state == CS_CONSOLE ? NULL : "client gone: socket error or hang-up");
 		goto out;
 	}
 	if (c->state == CS_DETECT)

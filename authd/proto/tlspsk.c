@@ -18,6 +18,24 @@ struct client_arg {
 };
 
 static int ex_index = -1;
+static int ssl_ex_index = -1;
+
+static void free_ssl_ident(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+			   int idx, long argl, void *argp)
+{
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	free(ptr);
+}
+
+/* Per-connection copy of the console name the PSK callback accepted
+ * (SSL_get_psk_identity is not set on every TLS 1.3 path). */
+static int ssl_idx(void)
+{
+	if (ssl_ex_index < 0)
+		ssl_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+						    free_ssl_ident);
+	return ssl_ex_index;
+}
 
 static int ex_idx(void)
 {
@@ -41,8 +59,17 @@ static unsigned int server_cb(SSL *ssl, const char *identity,
 	if (!key)
 		return 0;
 	kl = strlen(key);
-	if (kl > max_psk_len)
+	if (kl > max_psk_len || ssl_idx() < 0)
 		return 0;
+	{
+		char *copy = strdup(name);
+
+		free(SSL_get_ex_data(ssl, ssl_idx()));
+		if (!copy || SSL_set_ex_data(ssl, ssl_idx(), copy) != 1) {
+			free(copy);
+			return 0;
+		}
+	}
 	memcpy(psk, key, kl);
 	return (unsigned int)kl;
 }
@@ -160,10 +187,7 @@ void tlspsk_client_ctx_free(SSL_CTX *ctx)
 
 const char *tlspsk_peer_identity(SSL *ssl)
 {
-	const char *id = SSL_get_psk_identity(ssl);
-	size_t pl = strlen(PSK_CONSOLE_PREFIX);
-
-	if (!id || strncmp(id, PSK_CONSOLE_PREFIX, pl) || id[pl] != PSK_RECORD_SEP)
+	if (ssl_idx() < 0)
 		return NULL;
-	return id + pl + 1;
+	return SSL_get_ex_data(ssl, ssl_idx());
 }

@@ -33,13 +33,16 @@ def need_binaries():
 
 def write_pam(confdir, passdb):
     m = f"{MATRIX} passdb={passdb}"
+    # pam_permit asks for the user (pam_get_user: "login: ") when PAM has
+    # none, as pam_unix does; pam_matrix then asks for the password.
+    u = f"auth required {SECDIR}/pam_permit.so\n"
     svc = {
-        "bareos": f"auth required {m}\naccount required {m}\n"
+        "bareos": u + f"auth required {m}\naccount required {m}\n"
                   f"session required {SECDIR}/pam_permit.so\n",
-        "bareos-info": f"auth optional {SECDIR}/pam_echo.so pktest info for %u\n"
-                       f"auth required {m}\naccount required {m}\n"
+        "bareos-info": u + f"auth optional {SECDIR}/pam_echo.so pktest info for %u\n"
+                       f"auth required {m}\naccount required {SECDIR}/pam_permit.so\n"
                        f"session required {SECDIR}/pam_permit.so\n",
-        "bareos-noacct": f"auth required {m}\naccount required {SECDIR}/pam_deny.so\n"
+        "bareos-noacct": u + f"auth required {m}\naccount required {SECDIR}/pam_deny.so\n"
                          f"session required {SECDIR}/pam_permit.so\n",
     }
     for name, text in svc.items():
