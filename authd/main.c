@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +86,11 @@ static void accept_all(struct authd *d, int lfd)
 			       d->conf->max_connections);
 			close(fd);
 			continue;
+		}
+		{
+			int one = 1;
+
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {

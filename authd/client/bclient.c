@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <stdio.h>
@@ -99,14 +101,26 @@ static int io_all(struct bc_conn *c, void *buf, size_t n, bool writing)
 
 int bc_send(struct bc_conn *c, const void *data, size_t n)
 {
-	uint8_t hdr[4];
+	uint8_t small[1024], *buf = small;
+	int r = BC_OK;
 
 	if (n > FRAME_BAREOS_MAX)
 		return BC_ERR_USAGE;
-	frame_encode_header((int32_t)n, hdr);
-	if (io_all(c, hdr, 4, true) || (n && io_all(c, (void *)data, n, true)))
-		return BC_ERR_CONNECT;
-	return BC_OK;
+	/* one write per frame: header and data in the same TLS record */
+	if (n + 4 > sizeof(small)) {
+		buf = malloc(n + 4);
+		if (!buf)
+			return BC_ERR_INTERNAL;
+	}
+	frame_encode_header((int32_t)n, buf);
+	if (n)
+		memcpy(buf + 4, data, n);
+	if (io_all(c, buf, n + 4, true))
+		r = BC_ERR_CONNECT;
+	explicit_bzero(buf, n + 4);
+	if (buf != small)
+		free(buf);
+	return r;
 }
 
 int bc_send_signal(struct bc_conn *c, int32_t sig)
@@ -171,8 +185,12 @@ static int tcp_connect(const struct bc_options *o, char *err, size_t errlen)
 		fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
-		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+			int one = 1;
+
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			break;
+		}
 		snprintf(err, errlen, "connect: %s", strerror(errno));
 		close(fd);
 		fd = -1;
