@@ -120,7 +120,8 @@ def main():
                    PAM_WRAPPER_SERVICE_DIR=str(pamd))
         s = subprocess.Popen(["/usr/sbin/saslauthd", "-a", "pam", "-m", str(mux),
                               "-n", "50", "-d"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)  # it signals its group
         procs.append(s)
         sock = mux / "mux"
         for _ in range(200):
