@@ -385,12 +385,19 @@ void conn_on_pam(struct conn *c)
 		return;
 	rc = pk_result(c->txn);
 
+	if (rc == -EAGAIN)
+		goto out;
+	if (c->state == CS_PAM_PROMPT && rc != PAM_CONV_AGAIN && rc >= 0) {
+		/* the step timed out on the worker while we waited for the
+		 * client: the operation is over, stop relaying */
+		free_replies(c);
+		c->msgs = NULL;
+		c->state = CS_PAM_RUN;
+	}
 	if (c->state != CS_PAM_RUN) {
 		/* failing / closing: just drain */
 		goto out;
 	}
-	if (rc == -EAGAIN)
-		goto out;
 	if (rc == PAM_CONV_AGAIN) {
 		size_t n = 0;
 
