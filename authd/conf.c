@@ -216,7 +216,6 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
 			goto out;
 		}
 		r = cur ? console_key(cur, k, v) : global_key(c, k, v);
-		explicit_bzero(line, sizeof(line));	/* may hold a password */
 		if (r == -2) {
 			seterr(err, errlen, path, ln, "unknown key \"%s\"", k);
 			goto out;
@@ -225,6 +224,7 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
 			seterr(err, errlen, path, ln, "bad value for \"%s\"", k);
 			goto out;
 		}
+		explicit_bzero(line, sizeof(line));	/* may hold a password */
 	}
 	if (ferror(f)) {
 		seterr(err, errlen, path, ln, "read error");
