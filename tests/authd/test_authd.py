@@ -249,3 +249,19 @@ def test_config_errors(tmp_path):
         r = subprocess.run([str(DAEMON), "-t", "-c", str(bad)],
                            capture_output=True, text=True, timeout=10)
         assert r.returncode == 2 and msg in r.stderr, (text, r.stderr)
+
+
+def test_unknown_console(daemon):
+    r = daemon.console("-u", "alice", console="ghost",
+                       env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    assert r.returncode == 3, r.stderr
+    # cleartext: the same steps run and fail at the hash, like a wrong password
+    w = Wire(daemon.port)
+    w.send("Hello ghost calling\n")
+    line = w.recv()
+    assert line.startswith(b"auth cram-md5 <") and line.endswith(b"> ssl=0\n")
+    w.send(b"AAAAAAAAAAAAAAAAAAAAAA\0")
+    assert w.recv() == b"1999 Authorization failed.\n"
+    assert w.closed_by_server()
+    w.close()
+    assert "unknown console" in daemon.logtext()
