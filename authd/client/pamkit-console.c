@@ -1,0 +1,167 @@
+/* pamkit-console - log in to pamkit-authd (or a Bareos director) as a
+ * console, through PAM interactively or directly, run one command.
+ * Exit status: see enum bc_result (0 ok, 2 connect, 3 TLS-PSK, 4 console
+ * password, 5 PAM, 6 protocol, 7 command). */
+#include "bclient.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pamkit-console [options] -n CONSOLE [COMMAND]\n"
+		"  -H HOST            server (127.0.0.1)\n"
+		"  -p PORT            port (9101)\n"
+		"  -n CONSOLE         console name\n"
+		"  -k FILE            file holding the console password\n"
+		"                     (default: $PAMKIT_CONSOLE_PASSWORD)\n"
+		"  -u USER            direct PAM login as USER; the PAM password is\n"
+		"                     read from -w FILE or $PAMKIT_PAM_PASSWORD\n"
+		"  -w FILE            file holding the PAM password\n"
+		"  -T                 no TLS (cleartext, only if the server allows)\n"
+		"  -t MS              I/O timeout (30000)\n"
+		"COMMAND defaults to \"whoami\".  Without -u, PAM prompts are asked on\n"
+		"the terminal (echo off for secrets) or read from stdin lines.\n");
+}
+
+/* Read a one-line secret from a file; strips the newline. */
+static char *read_secret_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char buf[1024];
+	char *s = NULL;
+
+	if (!f)
+		return NULL;
+	if (fgets(buf, sizeof(buf), f)) {
+		buf[strcspn(buf, "\r\n")] = '\0';
+		s = strdup(buf);
+	}
+	explicit_bzero(buf, sizeof(buf));
+	fclose(f);
+	return s;
+}
+
+static int tty_prompt(const char *text, bool echo, char *answer, size_t cap,
+		      void *arg)
+{
+	FILE *in = stdin;
+	struct termios old, raw;
+	bool restore = false;
+	int isatty_in = isatty(fileno(in));
+
+	(void)arg;
+	fputs(text, stderr);
+	fflush(stderr);
+	if (!echo && isatty_in && tcgetattr(fileno(in), &old) == 0) {
+		raw = old;
+		raw.c_lflag &= ~(tcflag_t)ECHO;
+		if (tcsetattr(fileno(in), TCSAFLUSH, &raw) == 0)
+			restore = true;
+	}
+	if (!fgets(answer, (int)cap, in)) {
+		if (restore)
+			tcsetattr(fileno(in), TCSAFLUSH, &old);
+		return -1;
+	}
+	if (restore) {
+		tcsetattr(fileno(in), TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	answer[strcspn(answer, "\r\n")] = '\0';
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bc_options o = { .host = "127.0.0.1", .port = "9101", .tls = true };
+	struct bc_conn *c = NULL;
+	const char *cmd = "whoami", *user = NULL, *kfile = NULL, *wfile = NULL;
+	char *cpass = NULL, *ppass = NULL, *outp = NULL, err[256], who[600];
+	int opt, r;
+
+	while ((opt = getopt(argc, argv, "H:p:n:k:u:w:Tt:h")) != -1) {
+		switch (opt) {
+		case 'H': o.host = optarg; break;
+		case 'p': o.port = optarg; break;
+		case 'n': o.console = optarg; break;
+		case 'k': kfile = optarg; break;
+		case 'u': user = optarg; break;
+		case 'w': wfile = optarg; break;
+		case 'T': o.tls = false; break;
+		case 't': o.timeout_ms = atoi(optarg); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return BC_ERR_USAGE;
+		}
+	}
+	if (optind < argc)
+		cmd = argv[optind++];
+	if (optind != argc || !o.console) {
+		usage(stderr);
+		return BC_ERR_USAGE;
+	}
+	if (kfile)
+		cpass = read_secret_file(kfile);
+	else if (getenv("PAMKIT_CONSOLE_PASSWORD"))
+		cpass = strdup(getenv("PAMKIT_CONSOLE_PASSWORD"));
+	if (!cpass) {
+		fprintf(stderr, "pamkit-console: no console password (-k FILE or "
+				"$PAMKIT_CONSOLE_PASSWORD)\n");
+		return BC_ERR_USAGE;
+	}
+	if (user) {
+		if (wfile)
+			ppass = read_secret_file(wfile);
+		else if (getenv("PAMKIT_PAM_PASSWORD"))
+			ppass = strdup(getenv("PAMKIT_PAM_PASSWORD"));
+		if (!ppass) {
+			fprintf(stderr, "pamkit-console: -u needs a PAM password (-w FILE "
+					"or $PAMKIT_PAM_PASSWORD)\n");
+			r = BC_ERR_USAGE;
+			goto out;
+		}
+	}
+	o.password = cpass;
+	r = bc_connect(&o, &c, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "pamkit-console: %s%s%s\n", bc_result_str(r),
+			err[0] ? ": " : "", err);
+		goto out;
+	}
+	if (bc_pam_required(c)) {
+		r = user ? bc_pam_direct(c, user, ppass)
+			 : bc_pam_interactive(c, tty_prompt, NULL);
+		if (r) {
+			fprintf(stderr, "pamkit-console: %s\n", bc_result_str(r));
+			goto out;
+		}
+	}
+	r = bc_greeting(c, who, sizeof(who));
+	if (r) {
+		fprintf(stderr, "pamkit-console: %s\n", bc_result_str(r));
+		goto out;
+	}
+	fprintf(stderr, "pamkit-console: logged in as %s\n", who);
+	r = bc_command(c, cmd, &outp);
+	if (outp)
+		fputs(outp, stdout);
+	if (r)
+		fprintf(stderr, "pamkit-console: %s\n", bc_result_str(r));
+out:
+	bc_close(c);
+	free(outp);
+	if (cpass) {
+		explicit_bzero(cpass, strlen(cpass));
+		free(cpass);
+	}
+	if (ppass) {
+		explicit_bzero(ppass, strlen(ppass));
+		free(ppass);
+	}
+	return r;
+}

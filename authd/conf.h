@@ -1,0 +1,43 @@
+/* conf.h - pamkit-authd configuration (see docs/pamkit-authd.conf.5). */
+#ifndef AUTHD_CONF_H
+#define AUTHD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONF_MAX_CONSOLES 64
+
+struct console_conf {
+	char *name;
+	char *key;		/* lowercase md5 hex of the password */
+	bool pam;		/* PAM login required after CRAM-MD5 */
+	char *pam_service;	/* NULL: the global pam_service */
+};
+
+enum tls_mode { TLS_REQUIRED = 0, TLS_OPTIONAL };
+
+struct authd_conf {
+	char *director_name;
+	char *version;
+	char *listen_address;
+	char *listen_port;
+	char *pam_service;
+	char *pam_confdir;	/* NULL: /etc/pam.d */
+	enum tls_mode tls;
+	unsigned int max_connections;
+	unsigned int login_timeout_ms;
+	unsigned int idle_timeout_ms;
+	unsigned int fail_delay_ms;
+	unsigned int step_timeout_ms;
+	struct console_conf consoles[CONF_MAX_CONSOLES];
+	size_t nconsoles;
+};
+
+/* Parse path into *c (zeroed first, defaults set).  On error returns -1 and
+ * writes "path:line: reason" into err. */
+int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen);
+void conf_free(struct authd_conf *c);
+const struct console_conf *conf_console(const struct authd_conf *c,
+					const char *name);
+
+#endif

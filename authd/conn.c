@@ -1,0 +1,800 @@
+/* conn.c - per-connection state machine of pamkit-authd: TLS-PSK, Hello,
+ * CRAM-MD5 both ways, the PAM exchange (1001/4001/4002) relayed to a
+ * stepwise libpamkit transaction, then the console. */
+#include "conn.h"
+#include "psk.h"
+#include "tlspsk.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OUT_MAX (256 * 1024)
+#define TLS_FIRST_BYTE 0x16
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const char *who(const struct conn *c)
+{
+	return c->console[0] ? c->console : "-";
+}
+
+static void fail(struct conn *c, const char *why)
+{
+	if (c->state == CS_FAILING || c->dead)
+		return;
+	c->d->fail_count++;
+	syslog(LOG_NOTICE, "login failed: console=%s user=%s from %s: %s",
+	       who(c), c->user[0] ? c->user : "-", c->peer, why);
+	c->state = CS_FAILING;
+	c->deadline_ms = now_ms() + c->d->conf->fail_delay_ms;
+	if (c->txn)
+		pk_cancel(c->txn);
+}
+
+static void hangup(struct conn *c, const char *why)
+{
+	if (why)
+		syslog(LOG_INFO, "connection from %s (console %s) closed: %s",
+		       c->peer, who(c), why);
+	c->dead = true;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static int out_reserve(struct conn *c, size_t n)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (c->outlen + n <= c->outcap)
+		return 0;
+	if (c->outlen + n > OUT_MAX)
+		return -1;
+	cap = c->outcap ? c->outcap : 512;
+	while (cap < c->outlen + n)
+		cap *= 2;
+	if (cap > OUT_MAX)
+		cap = OUT_MAX;
+	p = realloc(c->out, cap);
+	if (!p)
+		return -1;
+	c->out = p;
+	c->outcap = cap;
+	return 0;
+}
+
+int conn_send(struct conn *c, const void *data, size_t n)
+{
+	if (n > FRAME_BAREOS_MAX || out_reserve(c, 4 + n)) {
+		hangup(c, "output buffer full");
+		return -1;
+	}
+	frame_encode_header((int32_t)n, c->out + c->outlen);
+	if (n)
+		memcpy(c->out + c->outlen + 4, data, n);
+	c->outlen += 4 + n;
+	return 0;
+}
+
+int conn_send_str(struct conn *c, const char *s)
+{
+	return conn_send(c, s, strlen(s));
+}
+
+int conn_send_signal(struct conn *c, int32_t sig)
+{
+	if (out_reserve(c, 4)) {
+		hangup(c, "output buffer full");
+		return -1;
+	}
+	frame_encode_header(sig, c->out + c->outlen);
+	c->outlen += 4;
+	return 0;
+}
+
+/* Write what we can.  Returns 0, or -1 when the connection broke. */
+static int flush_out(struct conn *c)
+{
+	while (c->outlen) {
+		ssize_t w;
+
+		if (c->tls) {
+			int r, e;
+
+			ERR_clear_error();
+			r = SSL_write(c->ssl, c->out, (int)c->outlen);
+			if (r <= 0) {
+				e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+					return 0;
+				return -1;
+			}
+			w = r;
+		} else {
+			w = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL);
+			if (w < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					return errno == EINTR ? flush_out(c) : 0;
+				return -1;
+			}
+		}
+		memmove(c->out, c->out + w, c->outlen - (size_t)w);
+		c->outlen -= (size_t)w;
+	}
+	return 0;
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+/* >0 bytes, 0 EOF, -1 would block, -2 error */
+static ssize_t rd(struct conn *c, void *buf, size_t n)
+{
+	if (c->tls) {
+		int r, e;
+
+		ERR_clear_error();
+		r = SSL_read(c->ssl, buf, (int)n);
+		if (r > 0)
+			return r;
+		e = SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return -1;
+		if (e == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+			return 0;	/* peer closed without close_notify */
+		return -2;
+	}
+	for (;;) {
+		ssize_t r = recv(c->fd, buf, n, 0);
+
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? -1 : -2;
+	}
+}
+
+static bool reading_state(enum conn_state s)
+{
+	switch (s) {
+	case CS_HELLO: case CS_CRAM_RESP: case CS_CRAM_CHAL: case CS_CRAM_OK:
+	case CS_PAM_MODE: case CS_PAM_PROMPT: case CS_CONSOLE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void rearm(struct conn *c)
+{
+	struct epoll_event ev = { 0 };
+	uint32_t want = EPOLLRDHUP;
+
+	if (c->dead)
+		return;
+	if (c->state == CS_DETECT || c->state == CS_TLS_HANDSHAKE ||
+	    reading_state(c->state))
+		want |= EPOLLIN;
+	if (c->outlen || (c->state == CS_TLS_HANDSHAKE && c->ssl &&
+			  SSL_want_write(c->ssl)))
+		want |= EPOLLOUT;
+	if (want == c->armed)
+		return;
+	ev.events = want;
+	ev.data.ptr = &c->w_sock;
+	if (epoll_ctl(c->d->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->armed = want;
+	else
+		hangup(c, "epoll_ctl failed");
+}
+
+/* ---- login steps ------------------------------------------------------- */
+
+static const char *lookup_key(const struct conn *c)
+{
+	return c->cc ? c->cc->key : NULL;
+}
+
+static void login_done(struct conn *c)
+{
+	char line[512];
+	int n;
+
+	c->logged_in = true;
+	if (c->pam_kind == PAM_LOGIN_INTERACTIVE) {
+		/* PAM_SUCCESS type byte, then an empty message (as the director) */
+		conn_send(c, "", 1);
+		conn_send(c, "", 1);
+	}
+	n = snprintf(line, sizeof(line), "1000%cOK: %s Version: %s", RS,
+		     c->d->conf->director_name, c->d->conf->version);
+	if (n > 0 && (size_t)n < sizeof(line))
+		conn_send(c, line, (size_t)n);
+	if (c->pam_kind)
+		n = snprintf(line, sizeof(line), "1002%cYou are logged in as: %s",
+			     RS, c->user);
+	else
+		n = snprintf(line, sizeof(line), "1002%cYou are logged in as: %s",
+			     RS, c->console);
+	if (n > 0 && (size_t)n < sizeof(line))
+		conn_send(c, line, (size_t)n);
+	syslog(LOG_INFO, "login: console=%s user=%s from %s%s", c->console,
+	       c->pam_kind ? c->user : "-", c->peer,
+	       c->pam_kind ? " (PAM)" : "");
+	c->state = CS_CONSOLE;
+	c->deadline_ms = now_ms() + c->d->conf->idle_timeout_ms;
+}
+
+static void free_replies(struct conn *c)
+{
+	if (!c->replies)
+		return;
+	for (size_t i = 0; i < c->nmsgs; i++)
+		pk_free_secret(c->replies[i]);
+	free(c->replies);
+	c->replies = NULL;
+}
+
+static void relay_next(struct conn *c)
+{
+	while (c->msg_idx < c->nmsgs) {
+		const struct pk_message *m = &c->msgs[c->msg_idx];
+		uint8_t style;
+
+		/* info and error text go out as echo-on prompts, the only kind a
+		 * real bconsole shows; unlike the director we read (and drop)
+		 * the answer, so the two sides stay in step. */
+		style = m->style == PAM_PROMPT_ECHO_OFF ? WIRE_PAM_ECHO_OFF :
+							  WIRE_PAM_ECHO_ON;
+		if (conn_send(c, &style, 1) ||
+		    conn_send(c, m->msg, strlen(m->msg) + 1))
+			return;
+		c->state = CS_PAM_PROMPT;
+		return;
+	}
+	/* batch complete */
+	if (pk_reply(c->txn, (const char *const *)c->replies, c->nmsgs)) {
+		free_replies(c);
+		fail(c, "pk_reply failed");
+		return;
+	}
+	free_replies(c);
+	c->msgs = NULL;
+	c->state = CS_PAM_RUN;
+}
+
+static void start_op(struct conn *c, enum pk_op op, int flags)
+{
+	int rc;
+
+	c->op = op;
+	rc = pk_start(c->txn, op, flags);
+	if (rc) {
+		syslog(LOG_ERR, "pk_start(%s): %s", pk_op_name(op), pk_strerror(rc));
+		fail(c, "PAM could not start");
+		return;
+	}
+	c->state = CS_PAM_RUN;
+}
+
+static void noop_fail_delay(pk_txn *t, int r, unsigned int us, void *d)
+{
+	(void)t; (void)r; (void)us; (void)d;	/* our own timer delays */
+}
+
+static void start_pam(struct conn *c)
+{
+	const struct authd_conf *cf = c->d->conf;
+	struct pk_options o = { 0 };
+	struct epoll_event ev = { 0 };
+	int rc, fd;
+
+	o.service = c->cc->pam_service ? c->cc->pam_service : cf->pam_service;
+	o.confdir = cf->pam_confdir;
+	o.user = c->pam_kind == PAM_LOGIN_DIRECT ? c->direct_user : NULL;
+	o.rhost = c->peer;
+	o.user_prompt = "login: ";	/* what the director shows */
+	o.ruser = c->console;
+	o.mode = PK_MODE_STEPWISE;
+	o.has_fail_delay = true;
+	o.fail_delay_usec = 0;
+	o.fail_delay_cb = noop_fail_delay;
+	o.step_timeout_ms = cf->step_timeout_ms;
+	rc = pk_txn_create(&o, &c->txn);
+	if (rc != PAM_SUCCESS) {
+		syslog(LOG_ERR, "pam start for %s: %s", c->peer, pk_strerror(rc));
+		fail(c, "PAM unavailable");
+		return;
+	}
+	fd = pk_fd(c->txn);
+	ev.events = EPOLLIN;
+	ev.data.ptr = &c->w_pam;
+	if (fd < 0 || epoll_ctl(c->d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		fail(c, "cannot watch PAM");
+		return;
+	}
+	c->pam_watched = true;
+	start_op(c, PK_OP_AUTHENTICATE, PAM_DISALLOW_NULL_AUTHTOK);
+}
+
+static void pam_finished(struct conn *c, int rc)
+{
+	char *u = NULL;
+
+	if (rc != PAM_SUCCESS) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "PAM %s: %s", pk_op_name(c->op),
+			 pk_code_name(rc));
+		fail(c, why);
+		return;
+	}
+	switch (c->op) {
+	case PK_OP_AUTHENTICATE:
+		if (pk_get_item(c->txn, PAM_USER, &u) != PAM_SUCCESS || !u ||
+		    !*u || strlen(u) > PAM_FIELD_MAX) {
+			free(u);
+			fail(c, "PAM gave no user");
+			return;
+		}
+		if (c->pam_kind == PAM_LOGIN_DIRECT && strcmp(u, c->direct_user)) {
+			free(u);
+			fail(c, "PAM changed the user");
+			return;
+		}
+		strcpy(c->user, u);
+		free(u);
+		start_op(c, PK_OP_ACCT_MGMT, PAM_DISALLOW_NULL_AUTHTOK);
+		break;
+	case PK_OP_ACCT_MGMT:
+		start_op(c, PK_OP_OPEN_SESSION, 0);
+		break;
+	case PK_OP_OPEN_SESSION:
+		if (c->direct_pass) {
+			pk_free_secret(c->direct_pass);
+			c->direct_pass = NULL;
+		}
+		login_done(c);
+		break;
+	default:
+		fail(c, "unexpected PAM operation");
+	}
+}
+
+void conn_on_pam(struct conn *c)
+{
+	int rc;
+
+	if (c->gone)
+		return;
+	rc = pk_result(c->txn);
+
+	if (rc == -EAGAIN)
+		goto out;
+	if (c->state == CS_PAM_PROMPT && rc != PAM_CONV_AGAIN && rc >= 0) {
+		/* the step timed out on the worker while we waited for the
+		 * client: the operation is over, stop relaying */
+		free_replies(c);
+		c->msgs = NULL;
+		c->state = CS_PAM_RUN;
+	}
+	if (c->state != CS_PAM_RUN) {
+		/* failing / closing: just drain */
+		goto out;
+	}
+	if (rc == PAM_CONV_AGAIN) {
+		size_t n = 0;
+
+		c->msgs = pk_messages(c->txn, &n);
+		c->nmsgs = n;
+		c->msg_idx = 0;
+		c->replies = calloc(n ? n : 1, sizeof(char *));
+		if (!c->msgs || !c->replies) {
+			fail(c, "out of memory");
+			goto out;
+		}
+		if (c->pam_kind == PAM_LOGIN_DIRECT) {
+			for (size_t i = 0; i < n; i++) {
+				const char *a = NULL;
+
+				if (c->msgs[i].style == PAM_PROMPT_ECHO_ON)
+					a = c->direct_user;
+				else if (c->msgs[i].style == PAM_PROMPT_ECHO_OFF)
+					a = c->direct_pass;
+				if (a && !(c->replies[i] = strdup(a))) {
+					fail(c, "out of memory");
+					goto out;
+				}
+			}
+			c->msg_idx = n;
+		}
+		relay_next(c);
+		goto out;
+	}
+	if (rc < 0) {
+		syslog(LOG_ERR, "pk_result: %s", pk_strerror(rc));
+		fail(c, "PAM error");
+		goto out;
+	}
+	pam_finished(c, rc);
+out:
+	if (c->dead)
+		conn_destroy(c);
+	else
+		conn_on_sock(c, 0);
+}
+
+/* One complete frame (sig != 0 for a signal). */
+static void handle_frame(struct conn *c, int32_t sig, const char *data,
+			 size_t n)
+{
+	char resp[CRAM_RESP_MAX], chal[CRAM_CHAL_MAX], own[NAME_MAX_LEN + 16];
+	int ssl, kind;
+	bool compat;
+
+	if (sig) {
+		if (sig == BNET_TERMINATE) {
+			hangup(c, c->state == CS_CONSOLE ? NULL : "client terminated");
+			return;
+		}
+		if (c->state == CS_CONSOLE) {
+			if (sig == BNET_HEARTBEAT)
+				conn_send_signal(c, BNET_HB_RESPONSE);
+			return;	/* EOD and the like are harmless here */
+		}
+		fail(c, "unexpected signal");
+		return;
+	}
+	switch (c->state) {
+	case CS_HELLO:
+		if (hello_parse(data, n, c->console)) {
+			c->console[0] = '\0';
+			fail(c, "malformed Hello");
+			return;
+		}
+		c->cc = conf_console(c->d->conf, c->console);
+		if (c->tls) {
+			const char *id = tlspsk_peer_identity(c->ssl);
+
+			if (!id || strcmp(id, c->console)) {
+				fail(c, "Hello name differs from the TLS-PSK identity");
+				return;
+			}
+		}
+		snprintf(own, sizeof(own), "R_DIRECTOR::%s", c->d->conf->director_name);
+		for (char *p = own; *p; p++)
+			if (*p == ' ')
+				*p = '\x01';
+		if (cram_make_challenge(own, c->chal, sizeof(c->chal)) ||
+		    cram_challenge_line(c->chal, c->tls ? 2 : 0, chal, sizeof(chal)) < 0) {
+			fail(c, "cannot make a challenge");
+			return;
+		}
+		conn_send_str(c, chal);
+		c->state = CS_CRAM_RESP;
+		break;
+	case CS_CRAM_RESP:
+		/* unknown consoles run the same steps and fail here */
+		if (!lookup_key(c) || !cram_verify(c->chal, lookup_key(c), data, n)) {
+			conn_send_str(c, CRAM_FAIL_LINE);
+			fail(c, c->cc ? "CRAM-MD5 response wrong" : "unknown console");
+			return;
+		}
+		conn_send_str(c, CRAM_OK_LINE);
+		c->state = CS_CRAM_CHAL;
+		break;
+	case CS_CRAM_CHAL:
+		if (cram_parse_challenge_line(data, n, chal, &ssl, &compat)) {
+			fail(c, "malformed challenge");
+			return;
+		}
+		snprintf(own, sizeof(own), "@R_DIRECTOR::%s>", c->d->conf->director_name);
+		if (strstr(chal, own)) {
+			fail(c, "challenge carries our own name (reflection)");
+			return;
+		}
+		if (cram_response(chal, lookup_key(c), compat, resp)) {
+			fail(c, "cannot answer the challenge");
+			return;
+		}
+		conn_send(c, resp, strlen(resp) + 1);
+		explicit_bzero(resp, sizeof(resp));
+		c->state = CS_CRAM_OK;
+		break;
+	case CS_CRAM_OK:
+		if (n != strlen(CRAM_OK_LINE) || memcmp(data, CRAM_OK_LINE, n)) {
+			fail(c, "console rejected our response");
+			return;
+		}
+		if (!c->cc->pam) {
+			login_done(c);
+			break;
+		}
+		conn_send_str(c, PAM_REQUIRED_MSG);
+		c->state = CS_PAM_MODE;
+		break;
+	case CS_PAM_MODE: {
+		char *u = calloc(1, PAM_FIELD_MAX + 1);
+		char *p = calloc(1, PAM_FIELD_MAX + 1);
+
+		if (!u || !p) {
+			free(u);
+			free(p);
+			fail(c, "out of memory");
+			return;
+		}
+		kind = pam_login_parse(data, n, u, p);
+		if (kind < 0) {
+			free(u);
+			pk_free_secret(p);
+			fail(c, "malformed PAM login (want 4001 or 4002)");
+			return;
+		}
+		c->pam_kind = kind;
+		if (kind == PAM_LOGIN_DIRECT) {
+			c->direct_user = u;
+			c->direct_pass = p;
+			snprintf(c->user, sizeof(c->user), "%s", u);
+		} else {
+			free(u);
+			pk_free_secret(p);
+		}
+		start_pam(c);
+		break;
+	}
+	case CS_PAM_PROMPT: {
+		const struct pk_message *m = &c->msgs[c->msg_idx];
+
+		if (n && data[n - 1] == '\0')
+			n--;
+		if (n > PAM_FIELD_MAX || memchr(data, '\0', n)) {
+			fail(c, "bad PAM answer");
+			return;
+		}
+		if (pk_message_is_prompt(m)) {
+			char *a = malloc(n + 1);
+
+			if (!a) {
+				fail(c, "out of memory");
+				return;
+			}
+			memcpy(a, data, n);
+			a[n] = '\0';
+			c->replies[c->msg_idx] = a;
+		}
+		c->msg_idx++;
+		relay_next(c);
+		break;
+	}
+	case CS_CONSOLE:
+		c->deadline_ms = now_ms() + c->d->conf->idle_timeout_ms;
+		console_command(c, data, n);
+		break;
+	default:
+		break;
+	}
+}
+
+static void read_frames(struct conn *c)
+{
+	while (!c->dead && reading_state(c->state)) {
+		int32_t len = 0, sig = 0;
+		size_t need;
+		ssize_t r;
+
+		if (c->inlen >= 4) {
+			enum frame_kind k = frame_decode_header(c->in, FRAME_AUTHD_MAX,
+								&len, &sig);
+			if (k == FRAME_TOO_BIG) {
+				fail(c, "oversized packet");
+				return;
+			}
+			if (k == FRAME_BAD_SIGNAL) {
+				fail(c, "bad signal");
+				return;
+			}
+			if (k == FRAME_SIGNAL || c->inlen == 4 + (size_t)len) {
+				c->in[c->inlen] = '\0';
+				c->inlen = 0;
+				handle_frame(c, sig, (const char *)c->in + 4,
+					     k == FRAME_SIGNAL ? 0 : (size_t)len);
+				continue;
+			}
+			need = 4 + (size_t)len - c->inlen;
+		} else {
+			need = 4 - c->inlen;
+		}
+		r = rd(c, c->in + c->inlen, need);
+		if (r == -1)
+			return;
+		if (r == 0) {
+			hangup(c, c->state == CS_CONSOLE ? NULL : "client gone during login");
+			return;
+		}
+		if (r < 0) {
+			hangup(c, "read error");
+			return;
+		}
+		c->inlen += (size_t)r;
+	}
+}
+
+static void detect(struct conn *c)
+{
+	unsigned char b;
+	ssize_t r = recv(c->fd, &b, 1, MSG_PEEK);
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		hangup(c, "closed before sending anything");
+		return;
+	}
+	if (b == TLS_FIRST_BYTE) {
+		c->ssl = SSL_new(c->d->ssl_ctx);
+		if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+			hangup(c, "SSL_new failed");
+			return;
+		}
+		c->tls = true;
+		c->state = CS_TLS_HANDSHAKE;
+		return;
+	}
+	if (c->d->conf->tls != TLS_OPTIONAL) {
+		hangup(c, "cleartext refused (tls = required)");
+		return;
+	}
+	c->state = CS_HELLO;
+}
+
+static void handshake(struct conn *c)
+{
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_accept(c->ssl);
+	if (r == 1) {
+		c->state = CS_HELLO;
+		return;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return;
+	c->d->fail_count++;
+	syslog(LOG_NOTICE, "TLS-PSK handshake failed from %s (unknown console or wrong key)",
+	       c->peer);
+	hangup(c, NULL);
+}
+
+void conn_on_sock(struct conn *c, uint32_t events)
+{
+	if (c->gone)
+		return;
+	if (c->dead)
+		goto out;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		hangup(c, c->state == CS_CONSOLE ? NULL : "client gone: socket error or hang-up");
+		goto out;
+	}
+	if (c->state == CS_DETECT)
+		detect(c);
+	if (!c->dead && c->state == CS_TLS_HANDSHAKE)
+		handshake(c);
+	if (!c->dead)
+		read_frames(c);
+	if (!c->dead && flush_out(c))
+		hangup(c, c->state == CS_CONSOLE || c->state == CS_CLOSING ?
+		       NULL : "write error");
+	if (!c->dead && c->state == CS_CLOSING && !c->outlen)
+		c->dead = true;
+	/* peer half-closed while we are not reading (PAM running / failing) */
+	if (!c->dead && (events & EPOLLRDHUP) && !reading_state(c->state))
+		hangup(c, c->state == CS_FAILING ? NULL : "client gone mid-conversation");
+out:
+	if (c->dead)
+		conn_destroy(c);
+	else
+		rearm(c);
+}
+
+void conn_on_deadline(struct conn *c)
+{
+	if (c->state == CS_FAILING) {
+		flush_out(c);
+		c->dead = true;
+	} else if (c->state == CS_CONSOLE) {
+		hangup(c, "idle timeout");
+	} else if (c->state == CS_CLOSING) {
+		c->dead = true;
+	} else {
+		fail(c, "login timeout");
+		/* the fail delay still applies, then close */
+	}
+	if (c->dead)
+		conn_destroy(c);
+	else
+		rearm(c);
+}
+
+void conn_start(struct conn *c)
+{
+	c->started_ms = now_ms();
+	c->deadline_ms = c->started_ms + c->d->conf->login_timeout_ms;
+	c->state = CS_DETECT;
+}
+
+void conn_destroy(struct conn *c)
+{
+	struct authd *d = c->d;
+
+	if (c->gone)
+		return;
+	if (c->pam_watched) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, pk_fd(c->txn), NULL);
+		c->pam_watched = false;
+	}
+	free_replies(c);
+	if (c->txn) {
+		pk_txn_end(c->txn);	/* closes the session it opened */
+		c->txn = NULL;
+	}
+	if (c->fd >= 0)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->ssl) {
+		if (c->state == CS_CONSOLE || c->state == CS_CLOSING)
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->direct_user);
+	pk_free_secret(c->direct_pass);
+	if (c->out)
+		explicit_bzero(c->out, c->outcap);
+	free(c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	d->nconns--;
+	/* freed at the end of the loop iteration: events for this conn may
+	 * still be queued in the current epoll batch */
+	explicit_bzero(c->in, sizeof(c->in));
+	explicit_bzero(c->user, sizeof(c->user));
+	c->fd = -1;
+	c->ssl = NULL;
+	c->out = NULL;
+	c->direct_user = c->direct_pass = NULL;
+	c->gone = true;
+	c->prev = NULL;
+	c->next = d->graveyard;
+	d->graveyard = c;
+}
+
+void conn_reap(struct authd *d)
+{
+	while (d->graveyard) {
+		struct conn *c = d->graveyard;
+
+		d->graveyard = c->next;
+		free(c);
+	}
+}

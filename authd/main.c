@@ -1,0 +1,282 @@
+/* main.c - pamkit-authd: single-threaded epoll loop serving Bareos
+ * consoles; PAM runs on libpamkit's workers (stepwise API). */
+#include "conf.h"
+#include "conn.h"
+#include "tlspsk.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define MAX_EVENTS 128
+#define TICK_MS 100
+
+static const char *key_lookup(const char *console, void *arg)
+{
+	const struct console_conf *cc = conf_console(arg, console);
+
+	return cc ? cc->key : NULL;
+}
+
+static int open_listener(const struct authd_conf *cf, char *bound, size_t blen)
+{
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	int fd = -1, one = 1, rc;
+
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	rc = getaddrinfo(cf->listen_address, cf->listen_port, &hints, &ai);
+	if (rc) {
+		fprintf(stderr, "pamkit-authd: listen address %s port %s: %s\n",
+			cf->listen_address, cf->listen_port, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) ||
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv,
+			sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV)) {
+		fprintf(stderr, "pamkit-authd: cannot listen on %s:%s: %s\n",
+			cf->listen_address, cf->listen_port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	snprintf(bound, blen, "%s port %s", host, serv);
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void accept_all(struct authd *d, int lfd)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct epoll_event ev = { 0 };
+		struct conn *c;
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				syslog(LOG_ERR, "accept: %m");
+			return;
+		}
+		if (d->nconns >= d->conf->max_connections) {
+			syslog(LOG_WARNING, "connection limit (%u) reached, refusing",
+			       d->conf->max_connections);
+			close(fd);
+			continue;
+		}
+		{
+			int one = 1;
+
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->d = d;
+		c->fd = fd;
+		c->w_sock.kind = WATCH_SOCK;
+		c->w_sock.conn = c;
+		c->w_pam.kind = WATCH_PAM;
+		c->w_pam.conn = c;
+		if (getnameinfo((struct sockaddr *)&ss, sl, c->peer, sizeof(c->peer),
+				NULL, 0, NI_NUMERICHOST))
+			strcpy(c->peer, "?");
+		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.data.ptr = &c->w_sock;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->armed = ev.events;
+		c->next = d->conns;
+		if (d->conns)
+			d->conns->prev = c;
+		d->conns = c;
+		d->nconns++;
+		conn_start(c);
+	}
+}
+
+static void check_deadlines(struct authd *d)
+{
+	uint64_t now = now_ms();
+	struct conn *c = d->conns, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (c->deadline_ms && now >= c->deadline_ms)
+			conn_on_deadline(c);	/* may free c */
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pamkit-authd [-f] [-t] [-p PORT] -c CONFIG\n"
+		   "  -c CONFIG  configuration file (see pamkit-authd.conf(5))\n"
+		   "  -f         also log to stderr\n"
+		   "  -t         check the configuration and exit\n"
+		   "  -p PORT    override listen_port (0: any free port)\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct authd_conf cf;
+	struct authd d = { 0 };
+	struct watch w_listen = { WATCH_LISTEN, NULL }, w_sig = { WATCH_SIGNAL, NULL };
+	struct epoll_event ev = { 0 }, evs[MAX_EVENTS];
+	const char *config = NULL, *port = NULL;
+	char err[512], bound[128];
+	bool fg = false, test_only = false, stop = false;
+	int opt, lfd = -1, sfd = -1, rc = 1;
+	sigset_t mask;
+	uint64_t next_tick;
+
+	while ((opt = getopt(argc, argv, "c:ftp:h")) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'f': fg = true; break;
+		case 't': test_only = true; break;
+		case 'p': port = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (conf_load(config, &cf, err, sizeof(err))) {
+		fprintf(stderr, "pamkit-authd: %s\n", err);
+		return 2;
+	}
+	if (port) {
+		char *p = strdup(port);
+
+		if (!p)
+			goto out_conf;
+		free(cf.listen_port);
+		cf.listen_port = p;
+	}
+	if (test_only) {
+		printf("configuration OK: %zu console(s)\n", cf.nconsoles);
+		conf_free(&cf);
+		return 0;
+	}
+	openlog("pamkit-authd", LOG_PID | (fg ? LOG_PERROR : 0), LOG_AUTH);
+	d.conf = &cf;
+	d.epfd = -1;
+	d.ssl_ctx = tlspsk_server_ctx(key_lookup, &cf);
+	if (!d.ssl_ctx) {
+		fprintf(stderr, "pamkit-authd: cannot set up TLS-PSK\n");
+		goto out;
+	}
+	lfd = open_listener(&cf, bound, sizeof(bound));
+	if (lfd < 0)
+		goto out;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
+	    (sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    (d.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		perror("pamkit-authd: setup");
+		goto out;
+	}
+	ev.events = EPOLLIN;
+	ev.data.ptr = &w_listen;
+	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, lfd, &ev))
+		goto out;
+	ev.data.ptr = &w_sig;
+	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, sfd, &ev))
+		goto out;
+	syslog(LOG_INFO, "listening on %s (director %s, PAM service %s)", bound,
+	       cf.director_name, cf.pam_service);
+	fprintf(stderr, "pamkit-authd: listening on %s\n", bound);
+	fflush(stderr);
+	next_tick = now_ms() + TICK_MS;
+	while (!stop) {
+		uint64_t now = now_ms();
+		int timeout = now >= next_tick ? 0 : (int)(next_tick - now);
+		int n = epoll_wait(d.epfd, evs, MAX_EVENTS, timeout);
+
+		if (n < 0 && errno != EINTR) {
+			syslog(LOG_ERR, "epoll_wait: %m");
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			switch (w->kind) {
+			case WATCH_LISTEN:
+				accept_all(&d, lfd);
+				break;
+			case WATCH_SIGNAL: {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si))
+					if (si.ssi_signo != SIGHUP)
+						stop = true;
+				break;
+			}
+			case WATCH_SOCK:
+				conn_on_sock(w->conn, evs[i].events);
+				break;
+			case WATCH_PAM:
+				conn_on_pam(w->conn);
+				break;
+			}
+		}
+		if (now_ms() >= next_tick) {
+			check_deadlines(&d);
+			next_tick = now_ms() + TICK_MS;
+		}
+		conn_reap(&d);	/* destroyed conns, after the whole batch */
+	}
+	syslog(LOG_INFO, "shutting down (%zu connection(s) open)", d.nconns);
+	rc = 0;
+out:
+	while (d.conns)
+		conn_destroy(d.conns);
+	conn_reap(&d);
+	if (pk_shutdown(3000))
+		syslog(LOG_WARNING, "some PAM modules were still busy at exit");
+	if (lfd >= 0)
+		close(lfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (d.epfd >= 0)
+		close(d.epfd);
+	tlspsk_server_ctx_free(d.ssl_ctx);
+	closelog();
+out_conf:
+	conf_free(&cf);
+	return rc;
+}

@@ -1,0 +1,194 @@
+/* tlspsk.c - Bareos-compatible TLS-PSK contexts on OpenSSL 3. */
+#include "tlspsk.h"
+#include "psk.h"
+#include "cram.h"
+
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct server_arg {
+	tlspsk_lookup_fn lookup;
+	void *arg;
+};
+
+struct client_arg {
+	char identity[PSK_IDENTITY_MAX];
+	char key[MD5_HEX_LEN + 1];
+};
+
+static int ex_index = -1;
+static int ssl_ex_index = -1;
+
+static void free_ssl_ident(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+			   int idx, long argl, void *argp)
+{
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	free(ptr);
+}
+
+/* Per-connection copy of the console name the PSK callback accepted
+ * (SSL_get_psk_identity is not set on every TLS 1.3 path). */
+static int ssl_idx(void)
+{
+	if (ssl_ex_index < 0)
+		ssl_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+						    free_ssl_ident);
+	return ssl_ex_index;
+}
+
+static int ex_idx(void)
+{
+	if (ex_index < 0)
+		ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	return ex_index;
+}
+
+static unsigned int server_cb(SSL *ssl, const char *identity,
+			      unsigned char *psk, unsigned int max_psk_len)
+{
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	struct server_arg *sa = SSL_CTX_get_ex_data(ctx, ex_idx());
+	char name[PSK_IDENTITY_MAX];
+	const char *key;
+	size_t kl;
+
+	if (!sa || psk_parse_console_identity(identity, name, sizeof(name)))
+		return 0;
+	key = sa->lookup(name, sa->arg);
+	if (!key)
+		return 0;
+	kl = strlen(key);
+	if (kl > max_psk_len || ssl_idx() < 0)
+		return 0;
+	{
+		char *copy = strdup(name);
+
+		free(SSL_get_ex_data(ssl, ssl_idx()));
+		if (!copy || SSL_set_ex_data(ssl, ssl_idx(), copy) != 1) {
+			free(copy);
+			return 0;
+		}
+	}
+	memcpy(psk, key, kl);
+	return (unsigned int)kl;
+}
+
+static unsigned int client_cb(SSL *ssl, const char *hint, char *identity,
+			      unsigned int max_identity_len,
+			      unsigned char *psk, unsigned int max_psk_len)
+{
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	struct client_arg *ca = SSL_CTX_get_ex_data(ctx, ex_idx());
+	size_t il, kl;
+
+	(void)hint;
+	if (!ca)
+		return 0;
+	il = strlen(ca->identity);
+	kl = strlen(ca->key);
+	if (il + 1 > max_identity_len || kl > max_psk_len)
+		return 0;
+	memcpy(identity, ca->identity, il + 1);
+	memcpy(psk, ca->key, kl);
+	return (unsigned int)kl;
+}
+
+static SSL_CTX *base_ctx(const SSL_METHOD *m)
+{
+	SSL_CTX *ctx = SSL_CTX_new(m);
+
+	if (!ctx)
+		return NULL;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, "PSK") != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+			 SSL_MODE_RELEASE_BUFFERS);	/* idle conns hold no buffers */
+	/* no session tickets: every login does the full PSK handshake */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	return ctx;
+}
+
+
+SSL_CTX *tlspsk_server_ctx(tlspsk_lookup_fn lookup, void *arg)
+{
+	SSL_CTX *ctx = NULL;
+	struct server_arg *sa = NULL;
+
+	if (!lookup || ex_idx() < 0)
+		goto fail;
+	sa = calloc(1, sizeof(*sa));
+	if (!sa)
+		goto fail;
+	sa->lookup = lookup;
+	sa->arg = arg;
+	ctx = base_ctx(TLS_server_method());
+	if (!ctx || SSL_CTX_set_ex_data(ctx, ex_idx(), sa) != 1)
+		goto fail;
+	SSL_CTX_set_psk_server_callback(ctx, server_cb);
+	return ctx;
+fail:
+	free(sa);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+void tlspsk_server_ctx_free(SSL_CTX *ctx)
+{
+	if (!ctx)
+		return;
+	free(SSL_CTX_get_ex_data(ctx, ex_idx()));
+	SSL_CTX_free(ctx);
+}
+
+SSL_CTX *tlspsk_client_ctx(const char *console, const char *key_hex)
+{
+	SSL_CTX *ctx = NULL;
+	struct client_arg *ca = NULL;
+
+	if (!console || !key_hex || strlen(key_hex) != MD5_HEX_LEN ||
+	    ex_idx() < 0)
+		goto fail;
+	ca = calloc(1, sizeof(*ca));
+	if (!ca ||
+	    psk_console_identity(console, ca->identity, sizeof(ca->identity)) < 0)
+		goto fail;
+	memcpy(ca->key, key_hex, MD5_HEX_LEN + 1);
+	ctx = base_ctx(TLS_client_method());
+	if (!ctx || SSL_CTX_set_ex_data(ctx, ex_idx(), ca) != 1)
+		goto fail;
+	SSL_CTX_set_psk_client_callback(ctx, client_cb);
+	return ctx;
+fail:
+	if (ca)
+		explicit_bzero(ca, sizeof(*ca));
+	free(ca);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+void tlspsk_client_ctx_free(SSL_CTX *ctx)
+{
+	struct client_arg *ca;
+
+	if (!ctx)
+		return;
+	ca = SSL_CTX_get_ex_data(ctx, ex_idx());
+	if (ca) {
+		explicit_bzero(ca, sizeof(*ca));
+		free(ca);
+	}
+	SSL_CTX_free(ctx);
+}
+
+const char *tlspsk_peer_identity(SSL *ssl)
+{
+	if (ssl_idx() < 0)
+		return NULL;
+	return SSL_get_ex_data(ssl, ssl_idx());
+}

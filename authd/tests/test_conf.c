@@ -1,0 +1,100 @@
+/* test_conf.c - pamkit-authd.conf parser: values, defaults and errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "conf.h"
+
+static char path[64];
+
+static void write_conf(const char *text)
+{
+	FILE *f;
+	int fd;
+
+	strcpy(path, "/tmp/authd-conf-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void t_good(void **st)
+{
+	struct authd_conf c;
+	char err[256];
+	const struct console_conf *cc;
+
+	(void)st;
+	write_conf("# comment\ndirector_name = pamkit-test-dir\n"
+		   "listen_port = 9191\ntls = optional\nmax_connections = 7\n"
+		   "[console pamcon]\npassword = consolesecret # trailing\npam = yes\n"
+		   "pam_service = other\n[console plain]\npassword = x\n");
+	assert_int_equal(conf_load(path, &c, err, sizeof(err)), 0);
+	unlink(path);
+	assert_string_equal(c.director_name, "pamkit-test-dir");
+	assert_string_equal(c.listen_port, "9191");
+	assert_string_equal(c.listen_address, "127.0.0.1");
+	assert_string_equal(c.pam_service, "bareos");
+	assert_int_equal(c.tls, TLS_OPTIONAL);
+	assert_int_equal(c.max_connections, 7);
+	assert_int_equal(c.fail_delay_ms, 2000);
+	cc = conf_console(&c, "pamcon");
+	assert_non_null(cc);
+	assert_true(cc->pam);
+	assert_string_equal(cc->pam_service, "other");
+	/* stored as md5 hex of the password, as Bareos does */
+	assert_int_equal(strlen(cc->key), 32);
+	assert_false(conf_console(&c, "plain")->pam);
+	assert_null(conf_console(&c, "nobody"));
+	conf_free(&c);
+}
+
+static void t_bad(void **st)
+{
+	static const struct {
+		const char *text, *msg;
+	} v[] = {
+		{ "bogus = 1\n[console a]\npassword = x\n", ":1: unknown key \"bogus\"" },
+		{ "max_connections = -1\n[console a]\npassword = x\n", ":1: bad value" },
+		{ "max_connections = 12x\n[console a]\npassword = x\n", ":1: bad value" },
+		{ "tls = maybe\n[console a]\npassword = x\n", ":1: bad value" },
+		{ "[console a]\npam = perhaps\n", ":2: bad value" },
+		{ "[console a]\n", "has no password" },
+		{ "", "no [console NAME]" },
+		{ "[console a]\npassword = x\n[console a]\npassword = y\n", "duplicate console" },
+		{ "[consoles a]\n", "bad section" },
+		{ "director_name\n", "expected key = value" },
+		{ "director_name =\n", "empty value" },
+	};
+	struct authd_conf c;
+	char err[256];
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		write_conf(v[i].text);
+		assert_int_equal(conf_load(path, &c, err, sizeof(err)), -1);
+		unlink(path);
+		if (!strstr(err, v[i].msg))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, v[i].msg);
+	}
+	assert_int_equal(conf_load("/nonexistent/authd.conf", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_good),
+		cmocka_unit_test(t_bad),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

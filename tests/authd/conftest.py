@@ -1,0 +1,149 @@
+"""Fixtures for pamkit-authd end-to-end tests on loopback.
+
+The daemon and pamkit-console are taken from PAMKIT_BUILD_DIR (default
+<repo>/build).  PAM runs for real with a private service directory
+(pam_start_confdir through libpamkit) using pam_matrix from libpam-wrapper
+and the stock pam_permit/pam_deny/pam_echo modules."""
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BUILD = pathlib.Path(os.environ.get("PAMKIT_BUILD_DIR", REPO / "build"))
+DAEMON = BUILD / "authd" / "pamkit-authd"
+CONSOLE = BUILD / "authd" / "client" / "pamkit-console"
+SECDIR = pathlib.Path("/usr/lib/x86_64-linux-gnu/security")
+MATRIX = pathlib.Path("/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so")
+
+CONSOLE_PW = "consolesecret"
+DIRECTOR = "pamkit-test-dir"
+
+
+def need_binaries():
+    if not DAEMON.exists() or not CONSOLE.exists():
+        pytest.skip("pamkit-authd not built (needs libpamkit from main)")
+    if not MATRIX.exists():
+        pytest.skip("pam_matrix (libpam-wrapper) missing")
+
+
+def write_pam(confdir, passdb):
+    m = f"{MATRIX} passdb={passdb}"
+    # pam_permit asks for the user (pam_get_user: "login: ") when PAM has
+    # none, as pam_unix does; pam_matrix then asks for the password.
+    u = f"auth required {SECDIR}/pam_permit.so\n"
+    svc = {
+        "bareos": u + f"auth required {m}\naccount required {m}\n"
+                  f"session required {SECDIR}/pam_permit.so\n",
+        "bareos-info": u + f"auth optional {SECDIR}/pam_echo.so pktest info for %u\n"
+                       f"auth required {m}\naccount required {SECDIR}/pam_permit.so\n"
+                       f"session required {SECDIR}/pam_permit.so\n",
+        "bareos-noacct": u + f"auth required {m}\naccount required {SECDIR}/pam_deny.so\n"
+                         f"session required {SECDIR}/pam_permit.so\n",
+    }
+    for name, text in svc.items():
+        (confdir / name).write_text(text)
+
+
+class Daemon:
+    def __init__(self, tmp, **over):
+        self.tmp = tmp
+        confdir = tmp / "pam.d"
+        confdir.mkdir(exist_ok=True)
+        passdb = tmp / "passdb"
+        passdb.write_text("alice:wonderland:bareos\nalice:wonderland:bareos-info\n"
+                          "alice:wonderland:bareos-noacct\n")
+        write_pam(confdir, passdb)
+        opts = {
+            "director_name": DIRECTOR,
+            "version": "0.1.0 (pamkit test)",
+            "listen_address": "127.0.0.1",
+            "listen_port": "0",
+            "pam_service": "bareos",
+            "pam_confdir": str(confdir),
+            "tls": "optional",
+            "max_connections": "300",
+            "login_timeout_ms": "5000",
+            "fail_delay_ms": "200",
+            "step_timeout_ms": "10000",
+        }
+        opts.update(over)
+        lines = [f"{k} = {v}" for k, v in opts.items()]
+        lines += ["[console pamcon]", f"password = {CONSOLE_PW}", "pam = yes",
+                  "[console infocon]", f"password = {CONSOLE_PW}", "pam = yes",
+                  "pam_service = bareos-info",
+                  "[console noacct]", f"password = {CONSOLE_PW}", "pam = yes",
+                  "pam_service = bareos-noacct",
+                  "[console plaincon]", f"password = {CONSOLE_PW}", "pam = no"]
+        self.conf = tmp / "authd.conf"
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.log = tmp / "authd.log"
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen([str(DAEMON), "-f", "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=self.logf)
+        self.port = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            m = re.search(r"listening on \S+ port (\d+)", self.log.read_text())
+            if m:
+                self.port = int(m.group(1))
+                break
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        if self.port is None:
+            self.stop()
+            raise RuntimeError("daemon did not start:\n" + self.log.read_text())
+
+    def logtext(self):
+        return self.log.read_text()
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.logf.close()
+        return self.proc.returncode
+
+    def console(self, *args, env=None, stdin=None, console="pamcon",
+                password=CONSOLE_PW, timeout=30):
+        e = dict(os.environ)
+        e["PAMKIT_CONSOLE_PASSWORD"] = password
+        e.update(env or {})
+        return subprocess.run([str(CONSOLE), "-p", str(self.port), "-n", console,
+                               "-t", "10000", *args],
+                              input=stdin, capture_output=True, text=True,
+                              env=e, timeout=timeout)
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    need_binaries()
+    d = Daemon(tmp_path)
+    yield d
+    rc = d.stop()
+    assert rc == 0, d.logtext()
+
+
+@pytest.fixture
+def make_daemon(tmp_path):
+    need_binaries()
+    made = []
+
+    def make(**over):
+        sub = tmp_path / f"d{len(made)}"
+        sub.mkdir()
+        d = Daemon(sub, **over)
+        made.append(d)
+        return d
+    yield make
+    for d in made:
+        d.stop()
