@@ -49,7 +49,8 @@ class AuthenticatorResponse:
 
 def _reason(code: int, location: str) -> str:
     code = PAMCode(code)
-    return f'[{code.name}]: {location}: {truenas_pypam.pam_strerror(code)}'
+    return (f'[{code.name}]: {location}() failed: '
+            f'{truenas_pypam.pam_strerror(code)}')
 
 
 class UserPamAuthenticator:
