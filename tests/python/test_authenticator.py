@@ -120,4 +120,4 @@ def test_abandoned_authenticators_leak_nothing(matrix):
     while time.time() < deadline and fd_count() > fds:
         time.sleep(0.05)
     assert fd_count() <= fds
-    assert thread_count() <= threads + 4
+    assert thread_count() <= threads + 16

@@ -113,8 +113,13 @@ def test_step_timeout(matrix):
                        step_timeout=0.2)
     assert t.begin('authenticate') == C.PAM_CONV_AGAIN
     time.sleep(0.6)
-    rc = t.answer(['secret']) if t.poll() is None else t.last_status
-    assert rc != C.PAM_SUCCESS
+    import select
+    select.select([t.fileno()], [], [], 5)
+    rc = t.poll()
+    assert rc is not None and rc != C.PAM_SUCCESS
+    assert t.last_status == rc
+    with pytest.raises(RuntimeError):
+        t.answer(['secret'])          # nothing pending any more
     assert t.interrupted == 'timeout'
 
 
