@@ -458,9 +458,15 @@ static PyObject *txn_poll(pypk_txn *self, PyObject *unused)
 static int get_replies(pypk_txn *self, PyObject *replies, char ***r,
 		       size_t *n)
 {
+	const struct pk_message *m;
 	size_t want = 0;
 
-	PK_NOGIL(pk_messages(self->txn, &want));
+	PK_NOGIL(m = pk_messages(self->txn, &want));
+	if (!m) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"no conversation is waiting for answers");
+		return -1;
+	}
 	return pypk_replies_from_seq(replies, want, r, n);
 }
 
