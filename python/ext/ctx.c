@@ -137,12 +137,18 @@ static PyObject *ctx_get_env(pypk_ctx *self, PyObject *args, PyObject *kw)
 static PyObject *ctx_set_env(pypk_ctx *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "name", "value", "readonly", NULL };
-	PyObject *name, *value = Py_None;
+	PyObject *name = NULL, *value = Py_None;
 	int ro = 0;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "$O|Op", kwlist, &name,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOp", kwlist, &name,
 					 &value, &ro))
 		return NULL;
+	if (!name) {
+		PyErr_SetString(PyExc_TypeError,
+				"set_env() missing required keyword argument "
+				"'name'");
+		return NULL;
+	}
 	if (pypk_txn_setenv(self->txn, name, value, ro) < 0)
 		return NULL;
 	Py_RETURN_NONE;
@@ -174,11 +180,11 @@ static PyObject *ctx_set_conversation(pypk_ctx *self, PyObject *args,
 				      PyObject *kw)
 {
 	static char *kwlist[] = { "conversation_function", NULL };
-	PyObject *conv;
+	PyObject *conv = NULL;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "$O", kwlist, &conv))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$O", kwlist, &conv))
 		return NULL;
-	if (!PyCallable_Check(conv)) {
+	if (!conv || !PyCallable_Check(conv)) {
 		PyErr_SetString(PyExc_TypeError,
 				"conversation_function must be callable");
 		return NULL;

@@ -699,7 +699,10 @@ int pypk_txn_setenv(pypk_txn *self, PyObject *name, PyObject *value,
 		pypk_raise_neg(rc, "setenv");
 		return -1;
 	}
-	if (rc != PAM_SUCCESS && !(v == NULL && rc == PAM_BAD_ITEM)) {
+	/* unsetting an unset variable, and a readonly set that keeps an
+	   existing variable (pam_misc_setenv's PAM_PERM_DENIED), are fine */
+	if (rc != PAM_SUCCESS && !(v == NULL && rc == PAM_BAD_ITEM) &&
+	    !(v && readonly && rc == PAM_PERM_DENIED)) {
 		pypk_raise_pam(pypk_state_of_module(self->module), rc,
 			       v ? "pam_putenv" : "pam_putenv(unset)", NULL);
 		return -1;
