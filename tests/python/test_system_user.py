@@ -1,4 +1,9 @@
-"""As root: a throwaway system user through pam_unix in a private confdir."""
+"""As root: a throwaway system user through pam_unix in a private confdir.
+
+Under ASan put libcrypt.so.1 in LD_PRELOAD after libasan: pam_unix loads
+libcrypt with dlopen after ASan initialised, and ASan's crypt() interceptor
+then calls a NULL "real" crypt (SEGV in pam_unix, not in pamkit).
+"""
 import os
 import secrets
 import subprocess
