@@ -38,6 +38,8 @@ typedef struct {
 	PyObject *fd_callback;		/* fail delay callback */
 	int stepwise;
 	int started;			/* start() issued, result not yet read */
+	int busy;			/* blocking calls running (GIL-guarded) */
+	int end_pending;		/* end() came while busy */
 	pthread_mutex_t delay_lock;
 	int delay_pending;
 	int delay_retval;

@@ -8,6 +8,23 @@
 #include "pypamkit.h"
 #include <structmember.h>
 
+static void txn_end_raw(pypk_txn *self);
+
+/* A blocking call is about to release the GIL with self->txn in use. */
+static void busy_enter(pypk_txn *self)
+{
+	self->busy++;
+}
+
+/* ... and is back: an end() that came meanwhile happens now. */
+static void busy_leave(pypk_txn *self)
+{
+	if (--self->busy == 0 && self->end_pending) {
+		self->end_pending = 0;
+		txn_end_raw(self);
+	}
+}
+
 static const char *const op_names[] = {
 	[PK_OP_AUTHENTICATE] = "authenticate",
 	[PK_OP_ACCT_MGMT] = "acct_mgmt",
@@ -99,11 +116,13 @@ int pypk_txn_run(pypk_txn *self, int op, int flags)
 
 	if (!check_open(self) || pypk_audit(self, op, flags) < 0)
 		return -1;
+	busy_enter(self);
 	pypk_frame_push(&fr);
 	fr.tstate = PyEval_SaveThread();
 	rc = pk_call(self->txn, op, flags);
 	PyEval_RestoreThread(fr.tstate);
 	pypk_frame_pop(&fr);
+	busy_leave(self);
 	store_conv_error(self, fr.exc);
 	if (pypk_txn_finish_delay(self) < 0)
 		return -1;
@@ -140,6 +159,8 @@ PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 	self->fd_callback = NULL;
 	self->stepwise = opts.mode == PK_MODE_STEPWISE;
 	self->started = 0;
+	self->busy = 0;
+	self->end_pending = 0;
 	self->delay_pending = 0;
 	self->weakreflist = NULL;
 	pthread_mutex_init(&self->delay_lock, NULL);
@@ -342,6 +363,13 @@ static void txn_dealloc(pypk_txn *self)
 static PyObject *txn_end(pypk_txn *self, PyObject *unused)
 {
 	(void)unused;
+	if (self->busy && self->txn) {
+		/* another thread is inside a blocking call on this handle:
+		   cut its conversation short; it ends the handle on return */
+		self->end_pending = 1;
+		PK_NOGIL(pk_cancel(self->txn));
+		Py_RETURN_NONE;
+	}
 	txn_end_raw(self);
 	Py_RETURN_NONE;
 }
@@ -408,9 +436,11 @@ static PyObject *txn_begin(pypk_txn *self, PyObject *args, PyObject *kw)
 		return NULL;
 	if (pypk_audit(self, op, flags) < 0)
 		return NULL;
+	busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
 	rc = pk_begin(self->txn, op, flags);
 	Py_END_ALLOW_THREADS
+	busy_leave(self);
 	if (rc == -EBUSY || rc == -EINVAL) {
 		PyErr_Format(PyExc_RuntimeError, "begin: %s", pk_strerror(rc));
 		return NULL;
@@ -493,9 +523,11 @@ static PyObject *txn_answer(pypk_txn *self, PyObject *replies)
 
 	if (need_stepwise(self) < 0 || get_replies(self, replies, &r, &n) < 0)
 		return NULL;
+	busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
 	rc = pk_answer(self->txn, (const char *const *)r, n);
 	Py_END_ALLOW_THREADS
+	busy_leave(self);
 	pypk_replies_free(r, n);
 	if (rc == -EINVAL || rc == -EBUSY) {
 		PyErr_Format(PyExc_RuntimeError, "answer: %s", pk_strerror(rc));
@@ -532,11 +564,13 @@ static PyObject *txn_get_user(pypk_txn *self, PyObject *args, PyObject *kw)
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|z", kwlist, &prompt) ||
 	    !check_open(self))
 		return NULL;
+	busy_enter(self);
 	pypk_frame_push(&fr);
 	fr.tstate = PyEval_SaveThread();
 	rc = pk_get_user(self->txn, prompt, &user);
 	PyEval_RestoreThread(fr.tstate);
 	pypk_frame_pop(&fr);
+	busy_leave(self);
 	store_conv_error(self, fr.exc);
 	if (rc < 0) {
 		free(user);

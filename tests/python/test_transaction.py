@@ -174,3 +174,20 @@ def test_audit_user_first(matrix, audit_events):
     assert [e for e, _ in audit_events] == ['truenas_pypam.authenticate'] * 2
     assert all(a[0] == 'alice' and 'secret' not in repr(a)
                for _, a in audit_events)
+
+
+def test_end_during_blocking_call(matrix):
+    holder = {}
+
+    def conv(msgs):
+        holder['t'].end()            # the handle is in use: deferred
+        assert not holder['t'].ended
+        return ['secret' for _ in msgs]
+
+    t = tp.Transaction('mx', 'alice', confdir=str(matrix), conversation=conv)
+    holder['t'] = t
+    rc = t.call('authenticate')
+    assert isinstance(rc, tp.PAMCode)
+    assert t.ended                   # ended as the call returned
+    with pytest.raises(RuntimeError):
+        t.call('authenticate')
