@@ -11,6 +11,8 @@ from .environ import PamEnvironment
 from .application import PamApplication
 from .threaded import ThreadedPamApplication, PamStep
 
+PamAplication = PamApplication   # the README example's spelling
+
 globals().update(_CONSTANTS)
 
 __all__ = (['PamApplication', 'ThreadedPamApplication', 'PamMessage',
