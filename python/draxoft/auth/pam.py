@@ -196,7 +196,10 @@ def _item(name, doc):
         if value is None:
             raise TypeError("can't delete attribute")
         self._txn().set_item(name, str(value))
-    return property(getter, setter, doc=doc)
+
+    def deleter(self):
+        raise TypeError("can't delete attribute")
+    return property(getter, setter, deleter, doc=doc)
 
 
 class handle(object):
