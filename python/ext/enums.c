@@ -1,0 +1,161 @@
+/*
+ * enums.c - the PAMCode, MSGStyle and CredOp IntEnums and the plain
+ * PAM_* int constants.
+ */
+#include "pypamkit.h"
+
+struct pair {
+	const char *name;
+	int value;
+};
+
+static const struct pair styles[] = {
+	{ "PAM_PROMPT_ECHO_OFF", PAM_PROMPT_ECHO_OFF },
+	{ "PAM_PROMPT_ECHO_ON", PAM_PROMPT_ECHO_ON },
+	{ "PAM_ERROR_MSG", PAM_ERROR_MSG },
+	{ "PAM_TEXT_INFO", PAM_TEXT_INFO },
+	{ NULL, 0 },
+};
+
+static const struct pair credops[] = {
+	{ "PAM_ESTABLISH_CRED", PAM_ESTABLISH_CRED },
+	{ "PAM_DELETE_CRED", PAM_DELETE_CRED },
+	{ "PAM_REINITIALIZE_CRED", PAM_REINITIALIZE_CRED },
+	{ "PAM_REFRESH_CRED", PAM_REFRESH_CRED },
+	{ NULL, 0 },
+};
+
+static const struct pair flags[] = {
+	{ "PAM_SILENT", PAM_SILENT },
+	{ "PAM_DISALLOW_NULL_AUTHTOK", PAM_DISALLOW_NULL_AUTHTOK },
+	{ "PAM_CHANGE_EXPIRED_AUTHTOK", PAM_CHANGE_EXPIRED_AUTHTOK },
+	{ NULL, 0 },
+};
+
+/* enum.IntEnum(name, [(k, v), ...], module='truenas_pypam') */
+static PyObject *make_enum(PyObject *intenum, const char *name,
+			   PyObject *members)
+{
+	PyObject *args = NULL, *kw = NULL, *res = NULL;
+
+	args = Py_BuildValue("(sO)", name, members);
+	if (!args)
+		goto out;
+	kw = Py_BuildValue("{ss}", "module", "truenas_pypam");
+	if (!kw)
+		goto out;
+	res = PyObject_Call(intenum, args, kw);
+out:
+	Py_XDECREF(args);
+	Py_XDECREF(kw);
+	return res;
+}
+
+static PyObject *pairs_list(const struct pair *p, PyObject *module)
+{
+	PyObject *l = PyList_New(0);
+
+	if (!l)
+		return NULL;
+	for (; p->name; p++) {
+		PyObject *t = Py_BuildValue("(si)", p->name, p->value);
+
+		if (!t || PyList_Append(l, t) < 0) {
+			Py_XDECREF(t);
+			Py_DECREF(l);
+			return NULL;
+		}
+		Py_DECREF(t);
+		if (module && PyModule_AddIntConstant(module, p->name,
+						      p->value) < 0) {
+			Py_DECREF(l);
+			return NULL;
+		}
+	}
+	return l;
+}
+
+static PyObject *codes_list(PyObject *module)
+{
+	PyObject *l = PyList_New(0);
+	int max = pk_max_code();
+
+	if (!l)
+		return NULL;
+	for (int i = 0; i <= max; i++) {
+		const char *name = pk_code_name(i);
+		PyObject *t;
+
+		if (strncmp(name, "PAM_", 4) != 0)
+			continue;
+		t = Py_BuildValue("(si)", name, i);
+		if (!t || PyList_Append(l, t) < 0 ||
+		    PyModule_AddIntConstant(module, name, i) < 0) {
+			Py_XDECREF(t);
+			Py_DECREF(l);
+			return NULL;
+		}
+		Py_DECREF(t);
+	}
+	return l;
+}
+
+int pypk_enums_init(PyObject *module, pypk_state *st)
+{
+	PyObject *enum_mod = NULL, *intenum = NULL, *l = NULL;
+	int rc = -1;
+
+	enum_mod = PyImport_ImportModule("enum");
+	if (!enum_mod)
+		goto out;
+	intenum = PyObject_GetAttrString(enum_mod, "IntEnum");
+	if (!intenum)
+		goto out;
+
+	if (!(l = codes_list(module)))
+		goto out;
+	st->pam_code = make_enum(intenum, "PAMCode", l);
+	Py_CLEAR(l);
+	if (!st->pam_code)
+		goto out;
+
+	if (!(l = pairs_list(styles, module)))
+		goto out;
+	st->msg_style = make_enum(intenum, "MSGStyle", l);
+	Py_CLEAR(l);
+	if (!st->msg_style)
+		goto out;
+
+	if (!(l = pairs_list(credops, module)))
+		goto out;
+	st->cred_op = make_enum(intenum, "CredOp", l);
+	Py_CLEAR(l);
+	if (!st->cred_op)
+		goto out;
+
+	if (!(l = pairs_list(flags, module)))
+		goto out;
+	Py_CLEAR(l);
+
+	if (PyModule_AddObjectRef(module, "PAMCode", st->pam_code) < 0 ||
+	    PyModule_AddObjectRef(module, "MSGStyle", st->msg_style) < 0 ||
+	    PyModule_AddObjectRef(module, "CredOp", st->cred_op) < 0)
+		goto out;
+	rc = 0;
+out:
+	Py_XDECREF(l);
+	Py_XDECREF(intenum);
+	Py_XDECREF(enum_mod);
+	return rc;
+}
+
+PyObject *pypk_code(pypk_state *st, int code)
+{
+	PyObject *r = PyObject_CallFunction(st->pam_code, "i", code);
+
+	if (!r && PyErr_ExceptionMatches(PyExc_ValueError)) {
+		PyErr_Clear();
+		return PyLong_FromLong(code);
+	}
+	return r;
+}

@@ -1,0 +1,104 @@
+/*
+ * pypamkit.h - shared declarations of the truenas_pypam extension.
+ */
+#ifndef PYPAMKIT_H
+#define PYPAMKIT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <pamkit/pamkit.h>
+
+typedef struct {
+	PyTypeObject *txn_type;
+	PyTypeObject *ctx_type;
+	PyTypeObject *msg_type;		/* struct_pam_message (structseq) */
+	PyObject *pam_code;		/* PAMCode IntEnum */
+	PyObject *msg_style;		/* MSGStyle IntEnum */
+	PyObject *cred_op;		/* CredOp IntEnum */
+	PyObject *pam_error;		/* PAMError(RuntimeError) */
+} pypk_state;
+
+/* The Transaction object: the one C core every Python front uses. */
+typedef struct {
+	PyObject_HEAD
+	pk_txn *txn;
+	PyObject *module;		/* strong: keeps the state alive */
+	PyObject *conv;			/* callable or NULL */
+	PyObject *conv_owner;		/* borrowed PamContext for the seed's
+					   (ctx, messages, private) signature */
+	PyObject *conv_private;
+	PyObject *conv_error;		/* exception of the last conversation */
+	PyObject *fd_callback;		/* fail delay callback */
+	int stepwise;
+	int started;			/* start() issued, result not yet read */
+	pthread_mutex_t delay_lock;
+	int delay_pending;
+	int delay_retval;
+	unsigned int delay_usec;
+	PyObject *weakreflist;
+} pypk_txn;
+
+extern PyModuleDef pypk_module;
+
+pypk_state *pypk_state_of_type(PyTypeObject *tp);
+pypk_state *pypk_state_of_module(PyObject *module);
+
+/* enums.c */
+int pypk_enums_init(PyObject *module, pypk_state *st);
+PyObject *pypk_code(pypk_state *st, int code);	/* PAMCode(code) or int */
+
+/* error.c */
+int pypk_error_init(PyObject *module, pypk_state *st);
+/* Raise PAMError for a PAM code; chain cause (may be NULL). Returns NULL. */
+PyObject *pypk_raise_pam(pypk_state *st, int code, const char *location,
+			 PyObject *cause);
+/* Raise the Python exception matching a negative libpamkit error. */
+PyObject *pypk_raise_neg(int err, const char *what);
+
+/* conv.c */
+int pypk_conv_cb(pk_txn *txn, const struct pk_message *msgs, size_t n,
+		 char **replies, void *data);
+void pypk_fail_delay_cb(pk_txn *txn, int retval, unsigned int usec, void *data);
+PyObject *pypk_messages_list(pypk_state *st, const struct pk_message *m,
+			     size_t n, int as_tuple);
+/* Replies list -> malloc'd array of malloc'd strings; wipe with
+   pypk_replies_free.  Returns -1 with an exception set. */
+int pypk_replies_from_seq(PyObject *seq, size_t want, char ***out,
+			  size_t *n);
+void pypk_replies_free(char **r, size_t n);
+
+/* Per-thread frame of a blocking call: the conversation callback re-takes
+   the GIL with the saved thread state. */
+struct pypk_frame {
+	PyThreadState *tstate;
+	PyObject *exc;			/* first exception from the callback */
+	struct pypk_frame *prev;
+};
+void pypk_frame_push(struct pypk_frame *f);
+void pypk_frame_pop(struct pypk_frame *f);
+
+/* txn.c */
+int pypk_txn_type_init(PyObject *module, pypk_state *st);
+int pypk_op_from_str(PyObject *op);
+/* Blocking operation with GIL released and audit event.  Returns the PAM
+   code (>= 0) or -1 with an exception set. */
+int pypk_txn_run(pypk_txn *self, int op, int flags);
+int pypk_txn_finish_delay(pypk_txn *self);
+PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
+		       const struct pk_options *o);
+int pypk_audit(pypk_txn *self, int op, int flags);
+
+PyObject *pypk_txn_get_item(pypk_txn *self, int item);
+int pypk_txn_set_item(pypk_txn *self, int item, PyObject *value);
+PyObject *pypk_txn_getenv(pypk_txn *self, PyObject *name);
+int pypk_txn_setenv(pypk_txn *self, PyObject *name, PyObject *value,
+		    int readonly);
+PyObject *pypk_txn_envdict(pypk_txn *self);
+int pypk_txn_set_conv(pypk_txn *self, PyObject *conv);
+
+/* ctx.c */
+int pypk_ctx_type_init(PyObject *module, pypk_state *st);
+PyObject *pypk_get_context(PyObject *module, PyObject *args, PyObject *kw);
+
+#endif

@@ -1,0 +1,972 @@
+/*
+ * txn.c - truenas_pypam.Transaction: the general PAM transaction type over
+ * libpamkit (docs/python-core.md).  Methods return PAMCode and never raise
+ * for a PAM failure.
+ */
+#include <errno.h>
+#include <string.h>
+#include "pypamkit.h"
+#include <structmember.h>
+
+static const char *const op_names[] = {
+	[PK_OP_AUTHENTICATE] = "authenticate",
+	[PK_OP_ACCT_MGMT] = "acct_mgmt",
+	[PK_OP_CHAUTHTOK] = "chauthtok",
+	[PK_OP_SETCRED] = "setcred",
+	[PK_OP_OPEN_SESSION] = "open_session",
+	[PK_OP_CLOSE_SESSION] = "close_session",
+	[PK_OP_GET_USER] = "get_user",
+};
+
+int pypk_op_from_str(PyObject *op)
+{
+	const char *s;
+
+	if (!PyUnicode_Check(op)) {
+		PyErr_Format(PyExc_TypeError, "op must be str, not %s",
+			     Py_TYPE(op)->tp_name);
+		return -1;
+	}
+	s = PyUnicode_AsUTF8(op);
+	if (!s)
+		return -1;
+	for (size_t i = 1; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+		if (op_names[i] && strcmp(s, op_names[i]) == 0)
+			return (int)i;
+	PyErr_Format(PyExc_ValueError, "unknown PAM operation %R", op);
+	return -1;
+}
+
+static pypk_txn *check_open(pypk_txn *self)
+{
+	if (!self->txn) {
+		PyErr_SetString(PyExc_RuntimeError, "transaction has ended");
+		return NULL;
+	}
+	return self;
+}
+
+/* sys.audit("truenas_pypam.<op>", user, flags): never a secret. */
+int pypk_audit(pypk_txn *self, int op, int flags)
+{
+	char event[64];
+	char *user = NULL;
+	int rc;
+
+	if (op == PK_OP_GET_USER)
+		return 0;
+	snprintf(event, sizeof(event), "truenas_pypam.%s", op_names[op]);
+	if (pk_get_item(self->txn, PAM_USER, &user) < 0)
+		user = NULL;
+	rc = PySys_Audit(event, "(zi)", user, flags);
+	free(user);
+	return rc;
+}
+
+/* Call the fail delay callback recorded during the last operation. */
+int pypk_txn_finish_delay(pypk_txn *self)
+{
+	int pending, retval;
+	unsigned int usec;
+	PyObject *r;
+
+	pthread_mutex_lock(&self->delay_lock);
+	pending = self->delay_pending;
+	retval = self->delay_retval;
+	usec = self->delay_usec;
+	self->delay_pending = 0;
+	pthread_mutex_unlock(&self->delay_lock);
+	if (!pending || !self->fd_callback)
+		return 0;
+	r = PyObject_CallFunction(self->fd_callback, "iI", retval, usec);
+	if (!r)
+		return -1;
+	Py_DECREF(r);
+	return 0;
+}
+
+static void store_conv_error(pypk_txn *self, PyObject *exc)
+{
+	/* steals exc */
+	Py_XSETREF(self->conv_error, exc);
+}
+
+int pypk_txn_run(pypk_txn *self, int op, int flags)
+{
+	struct pypk_frame fr = { 0 };
+	int rc;
+
+	if (!check_open(self) || pypk_audit(self, op, flags) < 0)
+		return -1;
+	pypk_frame_push(&fr);
+	fr.tstate = PyEval_SaveThread();
+	rc = pk_call(self->txn, op, flags);
+	PyEval_RestoreThread(fr.tstate);
+	pypk_frame_pop(&fr);
+	store_conv_error(self, fr.exc);
+	if (pypk_txn_finish_delay(self) < 0)
+		return -1;
+	if (rc < 0) {
+		pypk_raise_neg(rc, op_names[op]);
+		return -1;
+	}
+	return rc;
+}
+
+static PyObject *code_or_raise(pypk_txn *self, int rc, const char *what)
+{
+	if (rc < 0)
+		return pypk_raise_neg(rc, what);
+	return pypk_code(pypk_state_of_module(self->module), rc);
+}
+
+PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
+		       const struct pk_options *o)
+{
+	pypk_txn *self;
+	struct pk_options opts = *o;
+	int rc;
+
+	self = PyObject_GC_New(pypk_txn, st->txn_type);
+	if (!self)
+		return NULL;
+	self->txn = NULL;
+	self->module = Py_NewRef(module);
+	self->conv = NULL;
+	self->conv_owner = NULL;
+	self->conv_private = NULL;
+	self->conv_error = NULL;
+	self->fd_callback = NULL;
+	self->stepwise = opts.mode == PK_MODE_STEPWISE;
+	self->started = 0;
+	self->delay_pending = 0;
+	self->weakreflist = NULL;
+	pthread_mutex_init(&self->delay_lock, NULL);
+	PyObject_GC_Track(self);
+
+	opts.conv = pypk_conv_cb;
+	opts.conv_data = self;
+	opts.fail_delay_cb = pypk_fail_delay_cb;
+	opts.fail_delay_data = self;
+	Py_BEGIN_ALLOW_THREADS
+	rc = pk_txn_create(&opts, &self->txn);
+	Py_END_ALLOW_THREADS
+	if (rc != PAM_SUCCESS) {
+		if (rc < 0)
+			pypk_raise_neg(rc, "pam_start");
+		else
+			pypk_raise_pam(st, rc, "pam_start", NULL);
+		Py_DECREF(self);
+		return NULL;
+	}
+	return (PyObject *)self;
+}
+
+/* ---- constructor -------------------------------------------------------- */
+
+static int opt_str(PyObject *o, const char *name, const char **out)
+{
+	Py_ssize_t len;
+
+	if (!o || o == Py_None) {
+		*out = NULL;
+		return 0;
+	}
+	if (!PyUnicode_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "%s must be str or None, not %s",
+			     name, Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	*out = PyUnicode_AsUTF8AndSize(o, &len);
+	if (!*out)
+		return -1;
+	if (strlen(*out) != (size_t)len) {
+		PyErr_Format(PyExc_ValueError, "%s contains a NUL character",
+			     name);
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *txn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "service", "user", "confdir", "rhost",
+		"ruser", "tty", "xdisplay", "user_prompt", "authtok_type",
+		"fail_delay", "fail_delay_callback", "conversation",
+		"stepwise", "step_timeout", NULL };
+	PyObject *service, *user = NULL, *confdir = NULL, *rhost = NULL,
+		 *ruser = NULL, *tty = NULL, *xdisplay = NULL,
+		 *user_prompt = NULL, *authtok_type = NULL,
+		 *fail_delay = NULL, *fd_cb = NULL, *conv = NULL,
+		 *step_timeout = NULL;
+	int stepwise = 0;
+	struct pk_options o = { 0 };
+	pypk_state *st = pypk_state_of_type(type);
+	PyObject *module;
+	pypk_txn *self;
+
+	if (!st)
+		return NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$OOOOOOOOOOpO", kwlist,
+			&service, &user, &confdir, &rhost, &ruser, &tty,
+			&xdisplay, &user_prompt, &authtok_type, &fail_delay,
+			&fd_cb, &conv, &stepwise, &step_timeout))
+		return NULL;
+	if (!PyUnicode_Check(service)) {
+		PyErr_Format(PyExc_TypeError, "service must be str, not %s",
+			     Py_TYPE(service)->tp_name);
+		return NULL;
+	}
+	if (opt_str(service, "service", &o.service) < 0 ||
+	    opt_str(user, "user", &o.user) < 0 ||
+	    opt_str(confdir, "confdir", &o.confdir) < 0 ||
+	    opt_str(rhost, "rhost", &o.rhost) < 0 ||
+	    opt_str(ruser, "ruser", &o.ruser) < 0 ||
+	    opt_str(tty, "tty", &o.tty) < 0 ||
+	    opt_str(xdisplay, "xdisplay", &o.xdisplay) < 0 ||
+	    opt_str(user_prompt, "user_prompt", &o.user_prompt) < 0 ||
+	    opt_str(authtok_type, "authtok_type", &o.authtok_type) < 0)
+		return NULL;
+	if (!*o.service) {
+		PyErr_SetString(PyExc_ValueError, "service must not be empty");
+		return NULL;
+	}
+	if (fail_delay && fail_delay != Py_None) {
+		long v;
+
+		if (!PyLong_Check(fail_delay) || PyBool_Check(fail_delay)) {
+			PyErr_SetString(PyExc_TypeError,
+					"fail_delay must be an int (µs)");
+			return NULL;
+		}
+		v = PyLong_AsLong(fail_delay);
+		if (v == -1 && PyErr_Occurred())
+			return NULL;
+		if (v < 0 || v > (long)UINT_MAX) {
+			PyErr_SetString(PyExc_ValueError,
+					"fail_delay out of range");
+			return NULL;
+		}
+		o.has_fail_delay = true;
+		o.fail_delay_usec = (unsigned int)v;
+	}
+	if (fd_cb == Py_None)
+		fd_cb = NULL;
+	if (conv == Py_None)
+		conv = NULL;
+	if ((fd_cb && !PyCallable_Check(fd_cb)) ||
+	    (conv && !PyCallable_Check(conv))) {
+		PyErr_SetString(PyExc_TypeError,
+				"conversation and fail_delay_callback must be "
+				"callable");
+		return NULL;
+	}
+	if (step_timeout && step_timeout != Py_None) {
+		double t = PyFloat_AsDouble(step_timeout);
+
+		if (t == -1.0 && PyErr_Occurred())
+			return NULL;
+		if (!(t > 0) || t > 4000000.0) {
+			PyErr_SetString(PyExc_ValueError,
+					"step_timeout must be > 0 seconds");
+			return NULL;
+		}
+		o.step_timeout_ms = (unsigned int)(t * 1000.0);
+		if (!o.step_timeout_ms)
+			o.step_timeout_ms = 1;
+	}
+	o.mode = stepwise ? PK_MODE_STEPWISE : PK_MODE_DIRECT;
+	module = PyType_GetModuleByDef(type, &pypk_module);
+	if (!module)
+		return NULL;
+	self = (pypk_txn *)pypk_txn_new(st, module, &o);
+	if (!self)
+		return NULL;
+	Py_XINCREF(conv);
+	self->conv = conv;
+	Py_XINCREF(fd_cb);
+	self->fd_callback = fd_cb;
+	return (PyObject *)self;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static void txn_end_raw(pypk_txn *self)
+{
+	pk_txn *t = self->txn;
+
+	self->txn = NULL;
+	if (!t)
+		return;
+	Py_BEGIN_ALLOW_THREADS
+	pk_txn_end(t);
+	Py_END_ALLOW_THREADS
+}
+
+static int txn_clear(pypk_txn *self)
+{
+	Py_CLEAR(self->conv);
+	Py_CLEAR(self->conv_private);
+	Py_CLEAR(self->conv_error);
+	Py_CLEAR(self->fd_callback);
+	return 0;
+}
+
+static int txn_traverse(pypk_txn *self, visitproc visit, void *arg)
+{
+	Py_VISIT(Py_TYPE(self));
+	Py_VISIT(self->module);
+	Py_VISIT(self->conv);
+	Py_VISIT(self->conv_private);
+	Py_VISIT(self->conv_error);
+	Py_VISIT(self->fd_callback);
+	return 0;
+}
+
+static void txn_dealloc(pypk_txn *self)
+{
+	PyTypeObject *tp = Py_TYPE(self);
+
+	PyObject_GC_UnTrack(self);
+	if (self->weakreflist)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	txn_end_raw(self);
+	txn_clear(self);
+	Py_CLEAR(self->module);
+	pthread_mutex_destroy(&self->delay_lock);
+	tp->tp_free(self);
+	Py_DECREF(tp);
+}
+
+static PyObject *txn_end(pypk_txn *self, PyObject *unused)
+{
+	(void)unused;
+	txn_end_raw(self);
+	Py_RETURN_NONE;
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+static int parse_op(PyObject *args, PyObject *kw, int *op, int *flags)
+{
+	static char *kwlist[] = { "op", "flags", NULL };
+	PyObject *o;
+
+	*flags = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|i", kwlist, &o, flags))
+		return -1;
+	*op = pypk_op_from_str(o);
+	return *op < 0 ? -1 : 0;
+}
+
+static PyObject *txn_call(pypk_txn *self, PyObject *args, PyObject *kw)
+{
+	int op, flags, rc;
+
+	if (parse_op(args, kw, &op, &flags) < 0)
+		return NULL;
+	if (op == PK_OP_GET_USER) {
+		PyErr_SetString(PyExc_ValueError,
+				"use get_user() for pam_get_user");
+		return NULL;
+	}
+	rc = pypk_txn_run(self, op, flags);
+	if (rc < 0)
+		return NULL;
+	return code_or_raise(self, rc, op_names[op]);
+}
+
+static int need_stepwise(pypk_txn *self)
+{
+	if (!check_open(self))
+		return -1;
+	if (!self->stepwise) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"stepwise calls need Transaction(..., "
+				"stepwise=True)");
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *after_wait(pypk_txn *self, int rc, const char *what)
+{
+	if (rc >= 0 && rc != PAM_CONV_AGAIN) {
+		self->started = 0;
+		if (pypk_txn_finish_delay(self) < 0)
+			return NULL;
+	}
+	return code_or_raise(self, rc, what);
+}
+
+static PyObject *txn_begin(pypk_txn *self, PyObject *args, PyObject *kw)
+{
+	int op, flags, rc;
+
+	if (parse_op(args, kw, &op, &flags) < 0 || need_stepwise(self) < 0)
+		return NULL;
+	if (pypk_audit(self, op, flags) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = pk_begin(self->txn, op, flags);
+	Py_END_ALLOW_THREADS
+	if (rc == -EBUSY || rc == -EINVAL) {
+		PyErr_Format(PyExc_RuntimeError, "begin: %s", pk_strerror(rc));
+		return NULL;
+	}
+	self->started = 1;
+	return after_wait(self, rc, op_names[op]);
+}
+
+static PyObject *txn_start(pypk_txn *self, PyObject *args, PyObject *kw)
+{
+	int op, flags, rc;
+
+	if (parse_op(args, kw, &op, &flags) < 0 || need_stepwise(self) < 0)
+		return NULL;
+	if (pypk_audit(self, op, flags) < 0)
+		return NULL;
+	rc = pk_start(self->txn, op, flags);
+	if (rc < 0) {
+		PyErr_Format(rc == -ENOMEM ? PyExc_MemoryError :
+			     PyExc_RuntimeError, "start: %s", pk_strerror(rc));
+		return NULL;
+	}
+	self->started = 1;
+	Py_RETURN_NONE;
+}
+
+static PyObject *txn_poll(pypk_txn *self, PyObject *unused)
+{
+	int rc;
+
+	(void)unused;
+	if (need_stepwise(self) < 0)
+		return NULL;
+	rc = pk_result(self->txn);
+	if (rc == -EAGAIN)
+		Py_RETURN_NONE;
+	if (rc == -EINVAL) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"poll: no operation was started");
+		return NULL;
+	}
+	return after_wait(self, rc, "poll");
+}
+
+static int get_replies(pypk_txn *self, PyObject *replies, char ***r,
+		       size_t *n)
+{
+	size_t want = 0;
+
+	pk_messages(self->txn, &want);
+	return pypk_replies_from_seq(replies, want, r, n);
+}
+
+static PyObject *txn_reply(pypk_txn *self, PyObject *replies)
+{
+	char **r = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (need_stepwise(self) < 0 || get_replies(self, replies, &r, &n) < 0)
+		return NULL;
+	rc = pk_reply(self->txn, (const char *const *)r, n);
+	pypk_replies_free(r, n);
+	if (rc < 0)
+		return pypk_raise_neg(rc == -EINVAL ? -EBUSY : rc, "reply");
+	Py_RETURN_NONE;
+}
+
+static PyObject *txn_answer(pypk_txn *self, PyObject *replies)
+{
+	char **r = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (need_stepwise(self) < 0 || get_replies(self, replies, &r, &n) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = pk_answer(self->txn, (const char *const *)r, n);
+	Py_END_ALLOW_THREADS
+	pypk_replies_free(r, n);
+	if (rc == -EINVAL || rc == -EBUSY) {
+		PyErr_Format(PyExc_RuntimeError, "answer: %s", pk_strerror(rc));
+		return NULL;
+	}
+	return after_wait(self, rc, "answer");
+}
+
+static PyObject *txn_fileno(pypk_txn *self, PyObject *unused)
+{
+	(void)unused;
+	if (need_stepwise(self) < 0)
+		return NULL;
+	return PyLong_FromLong(pk_fd(self->txn));
+}
+
+static PyObject *txn_cancel(pypk_txn *self, PyObject *unused)
+{
+	(void)unused;
+	if (self->txn)
+		pk_cancel(self->txn);
+	Py_RETURN_NONE;
+}
+
+static PyObject *txn_get_user(pypk_txn *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "prompt", NULL };
+	const char *prompt = NULL;
+	struct pypk_frame fr = { 0 };
+	char *user = NULL;
+	PyObject *code, *res;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|z", kwlist, &prompt) ||
+	    !check_open(self))
+		return NULL;
+	pypk_frame_push(&fr);
+	fr.tstate = PyEval_SaveThread();
+	rc = pk_get_user(self->txn, prompt, &user);
+	PyEval_RestoreThread(fr.tstate);
+	pypk_frame_pop(&fr);
+	store_conv_error(self, fr.exc);
+	if (rc < 0) {
+		free(user);
+		return pypk_raise_neg(rc, "get_user");
+	}
+	code = pypk_code(pypk_state_of_module(self->module), rc);
+	if (!code) {
+		free(user);
+		return NULL;
+	}
+	res = Py_BuildValue("(Nz)", code, user);
+	free(user);
+	return res;
+}
+
+/* ---- items and environment ---------------------------------------------- */
+
+static int item_of(PyObject *name)
+{
+	const char *s;
+	int it;
+
+	if (!PyUnicode_Check(name)) {
+		PyErr_SetString(PyExc_TypeError, "item name must be str");
+		return -1;
+	}
+	s = PyUnicode_AsUTF8(name);
+	if (!s)
+		return -1;
+	it = pk_item_from_name(s);
+	if (it < 0)
+		PyErr_Format(PyExc_ValueError, "unknown PAM item %R", name);
+	return it;
+}
+
+PyObject *pypk_txn_get_item(pypk_txn *self, int item)
+{
+	char *v = NULL;
+	PyObject *r;
+	int rc;
+
+	if (!check_open(self))
+		return NULL;
+	rc = pk_get_item(self->txn, item, &v);
+	if (rc != PAM_SUCCESS) {
+		free(v);
+		if (rc < 0)
+			return pypk_raise_neg(rc, "get_item");
+		return pypk_raise_pam(pypk_state_of_module(self->module), rc,
+				      "pam_get_item", NULL);
+	}
+	if (!v)
+		Py_RETURN_NONE;
+	r = PyUnicode_DecodeUTF8(v, strlen(v), "surrogateescape");
+	free(v);
+	return r;
+}
+
+int pypk_txn_set_item(pypk_txn *self, int item, PyObject *value)
+{
+	const char *s = NULL;
+	int rc;
+
+	if (!check_open(self))
+		return -1;
+	if (!value || value == Py_None) {
+		PyErr_SetString(PyExc_TypeError, "PAM item value must be str");
+		return -1;
+	}
+	if (opt_str(value, pk_item_name(item), &s) < 0)
+		return -1;
+	rc = pk_set_item(self->txn, item, s);
+	if (rc < 0) {
+		pypk_raise_neg(rc, "set_item");
+		return -1;
+	}
+	if (rc != PAM_SUCCESS) {
+		pypk_raise_pam(pypk_state_of_module(self->module), rc,
+			       "pam_set_item", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *txn_get_item_m(pypk_txn *self, PyObject *name)
+{
+	int it = item_of(name);
+
+	return it < 0 ? NULL : pypk_txn_get_item(self, it);
+}
+
+static PyObject *txn_set_item_m(pypk_txn *self, PyObject *args)
+{
+	PyObject *name, *value;
+	int it;
+
+	if (!PyArg_ParseTuple(args, "OO", &name, &value))
+		return NULL;
+	it = item_of(name);
+	if (it < 0 || pypk_txn_set_item(self, it, value) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static int env_name(PyObject *name, const char **s)
+{
+	if (opt_str(name, "name", s) < 0)
+		return -1;
+	if (!*s || !**s || strchr(*s, '=')) {
+		PyErr_SetString(PyExc_ValueError,
+				"environment name must be a non-empty str "
+				"without '='");
+		return -1;
+	}
+	return 0;
+}
+
+PyObject *pypk_txn_getenv(pypk_txn *self, PyObject *name)
+{
+	const char *s;
+	char *v = NULL;
+	PyObject *r;
+	int rc;
+
+	if (!check_open(self) || env_name(name, &s) < 0)
+		return NULL;
+	rc = pk_getenv(self->txn, s, &v);
+	if (rc < 0)
+		return pypk_raise_neg(rc, "getenv");
+	if (!v)
+		Py_RETURN_NONE;
+	r = PyUnicode_DecodeUTF8(v, strlen(v), "surrogateescape");
+	free(v);
+	return r;
+}
+
+/* value NULL/None unsets. */
+int pypk_txn_setenv(pypk_txn *self, PyObject *name, PyObject *value,
+		    int readonly)
+{
+	const char *s, *v = NULL;
+	int rc;
+
+	if (!check_open(self) || env_name(name, &s) < 0)
+		return -1;
+	if (value && value != Py_None) {
+		if (!PyUnicode_Check(value)) {
+			PyErr_SetString(PyExc_TypeError,
+					"environment value must be str");
+			return -1;
+		}
+		if (opt_str(value, "value", &v) < 0)
+			return -1;
+		rc = readonly ? pk_misc_setenv(self->txn, s, v, true)
+			      : pk_setenv(self->txn, s, v);
+	} else {
+		rc = pk_unsetenv(self->txn, s);
+	}
+	if (rc < 0) {
+		pypk_raise_neg(rc, "setenv");
+		return -1;
+	}
+	if (rc != PAM_SUCCESS && !(v == NULL && rc == PAM_BAD_ITEM)) {
+		pypk_raise_pam(pypk_state_of_module(self->module), rc,
+			       v ? "pam_putenv" : "pam_putenv(unset)", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+PyObject *pypk_txn_envdict(pypk_txn *self)
+{
+	char **list = NULL;
+	PyObject *d = NULL;
+	int rc;
+
+	if (!check_open(self))
+		return NULL;
+	rc = pk_getenvlist(self->txn, &list);
+	if (rc < 0)
+		return pypk_raise_neg(rc, "getenvlist");
+	d = PyDict_New();
+	if (!d)
+		goto out;
+	for (char **p = list; p && *p; p++) {
+		char *eq = strchr(*p, '=');
+		PyObject *k, *v;
+		int r;
+
+		if (!eq)
+			continue;
+		k = PyUnicode_DecodeUTF8(*p, eq - *p, "surrogateescape");
+		v = PyUnicode_DecodeUTF8(eq + 1, strlen(eq + 1),
+					 "surrogateescape");
+		r = (k && v) ? PyDict_SetItem(d, k, v) : -1;
+		Py_XDECREF(k);
+		Py_XDECREF(v);
+		if (r < 0) {
+			Py_CLEAR(d);
+			goto out;
+		}
+	}
+out:
+	pk_strv_free(list);
+	return d;
+}
+
+static PyObject *txn_getenv(pypk_txn *self, PyObject *name)
+{
+	return pypk_txn_getenv(self, name);
+}
+
+static PyObject *txn_setenv(pypk_txn *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "name", "value", "readonly", NULL };
+	PyObject *name, *value;
+	int ro = 0;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|p", kwlist, &name,
+					 &value, &ro))
+		return NULL;
+	if (value == Py_None) {
+		PyErr_SetString(PyExc_TypeError,
+				"value must be str (use unsetenv)");
+		return NULL;
+	}
+	if (pypk_txn_setenv(self, name, value, ro) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *txn_unsetenv(pypk_txn *self, PyObject *name)
+{
+	if (pypk_txn_setenv(self, name, NULL, 0) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *txn_getenvlist(pypk_txn *self, PyObject *unused)
+{
+	(void)unused;
+	return pypk_txn_envdict(self);
+}
+
+int pypk_txn_set_conv(pypk_txn *self, PyObject *conv)
+{
+	if (conv == Py_None)
+		conv = NULL;
+	if (conv && !PyCallable_Check(conv)) {
+		PyErr_SetString(PyExc_TypeError,
+				"conversation function must be callable");
+		return -1;
+	}
+	Py_XINCREF(conv);
+	Py_XSETREF(self->conv, conv);
+	return 0;
+}
+
+static PyObject *txn_set_conversation(pypk_txn *self, PyObject *conv)
+{
+	if (pypk_txn_set_conv(self, conv) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *txn_fail_delay(pypk_txn *self, PyObject *arg)
+{
+	unsigned long v;
+	int rc;
+
+	if (!check_open(self))
+		return NULL;
+	if (!PyLong_Check(arg) || PyBool_Check(arg)) {
+		PyErr_SetString(PyExc_TypeError, "usec must be an int");
+		return NULL;
+	}
+	v = PyLong_AsUnsignedLong(arg);
+	if (PyErr_Occurred())
+		return NULL;
+	if (v > UINT_MAX) {
+		PyErr_SetString(PyExc_ValueError, "usec out of range");
+		return NULL;
+	}
+	rc = pk_fail_delay(self->txn, (unsigned int)v);
+	return code_or_raise(self, rc, "fail_delay");
+}
+
+/* ---- properties --------------------------------------------------------- */
+
+static PyObject *txn_messages(pypk_txn *self, void *c)
+{
+	const struct pk_message *m;
+	size_t n = 0;
+
+	(void)c;
+	if (!self->txn || !self->stepwise)
+		return PyList_New(0);
+	m = pk_messages(self->txn, &n);
+	return pypk_messages_list(pypk_state_of_module(self->module), m,
+				  m ? n : 0, 0);
+}
+
+static PyObject *txn_transcript(pypk_txn *self, void *c)
+{
+	const struct pk_message *m;
+	size_t n = 0;
+
+	(void)c;
+	if (!self->txn)
+		return PyList_New(0);
+	m = pk_transcript(self->txn, &n);
+	return pypk_messages_list(pypk_state_of_module(self->module), m,
+				  m ? n : 0, 0);
+}
+
+static PyObject *txn_interrupted(pypk_txn *self, void *c)
+{
+	int r;
+
+	(void)c;
+	if (!self->txn)
+		Py_RETURN_NONE;
+	r = pk_txn_interrupted(self->txn);
+	if (r == -ETIMEDOUT)
+		return PyUnicode_FromString("timeout");
+	if (r == -ECANCELED)
+		return PyUnicode_FromString("cancelled");
+	Py_RETURN_NONE;
+}
+
+static PyObject *txn_last_status(pypk_txn *self, void *c)
+{
+	(void)c;
+	if (!check_open(self))
+		return NULL;
+	return code_or_raise(self, pk_txn_last_status(self->txn),
+			     "last_status");
+}
+
+static PyObject *txn_conv_error(pypk_txn *self, void *c)
+{
+	(void)c;
+	return Py_NewRef(self->conv_error ? self->conv_error : Py_None);
+}
+
+static PyObject *txn_ended(pypk_txn *self, void *c)
+{
+	(void)c;
+	return PyBool_FromLong(self->txn == NULL);
+}
+
+static PyObject *txn_is_stepwise(pypk_txn *self, void *c)
+{
+	(void)c;
+	return PyBool_FromLong(self->stepwise);
+}
+
+static PyGetSetDef txn_getset[] = {
+	{ "messages", (getter)txn_messages, NULL,
+	  "pending batch of messages", NULL },
+	{ "transcript", (getter)txn_transcript, NULL,
+	  "info/error messages of the current or last operation", NULL },
+	{ "interrupted", (getter)txn_interrupted, NULL,
+	  "'timeout', 'cancelled' or None", NULL },
+	{ "last_status", (getter)txn_last_status, NULL,
+	  "PAMCode of the last finished operation", NULL },
+	{ "conversation_error", (getter)txn_conv_error, NULL,
+	  "exception raised by the last conversation callback", NULL },
+	{ "ended", (getter)txn_ended, NULL, "end() was called", NULL },
+	{ "stepwise", (getter)txn_is_stepwise, NULL, "stepwise mode", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static PyMethodDef txn_methods[] = {
+	{ "call", (PyCFunction)(void (*)(void))txn_call,
+	  METH_VARARGS | METH_KEYWORDS, "call(op, flags=0) -> PAMCode" },
+	{ "begin", (PyCFunction)(void (*)(void))txn_begin,
+	  METH_VARARGS | METH_KEYWORDS, "begin(op, flags=0) -> PAMCode" },
+	{ "answer", (PyCFunction)txn_answer, METH_O,
+	  "answer(replies) -> PAMCode" },
+	{ "start", (PyCFunction)(void (*)(void))txn_start,
+	  METH_VARARGS | METH_KEYWORDS, "start(op, flags=0)" },
+	{ "poll", (PyCFunction)txn_poll, METH_NOARGS,
+	  "poll() -> PAMCode | None" },
+	{ "reply", (PyCFunction)txn_reply, METH_O, "reply(replies)" },
+	{ "fileno", (PyCFunction)txn_fileno, METH_NOARGS, "pollable fd" },
+	{ "cancel", (PyCFunction)txn_cancel, METH_NOARGS,
+	  "fail the pending conversation" },
+	{ "end", (PyCFunction)txn_end, METH_NOARGS, "end the transaction" },
+	{ "get_item", (PyCFunction)txn_get_item_m, METH_O, "get_item(name)" },
+	{ "set_item", (PyCFunction)txn_set_item_m, METH_VARARGS,
+	  "set_item(name, value)" },
+	{ "get_user", (PyCFunction)(void (*)(void))txn_get_user,
+	  METH_VARARGS | METH_KEYWORDS, "get_user(prompt=None)" },
+	{ "getenv", (PyCFunction)txn_getenv, METH_O, "getenv(name)" },
+	{ "setenv", (PyCFunction)(void (*)(void))txn_setenv,
+	  METH_VARARGS | METH_KEYWORDS, "setenv(name, value, readonly=False)" },
+	{ "unsetenv", (PyCFunction)txn_unsetenv, METH_O, "unsetenv(name)" },
+	{ "getenvlist", (PyCFunction)txn_getenvlist, METH_NOARGS,
+	  "getenvlist() -> dict" },
+	{ "set_conversation", (PyCFunction)txn_set_conversation, METH_O,
+	  "set_conversation(callable)" },
+	{ "fail_delay", (PyCFunction)txn_fail_delay, METH_O,
+	  "fail_delay(usec)" },
+	{ NULL, NULL, 0, NULL },
+};
+
+static PyMemberDef txn_members[] = {
+	{ "__weaklistoffset__", T_PYSSIZET,
+	  offsetof(pypk_txn, weakreflist), READONLY, NULL },
+	{ NULL, 0, 0, 0, NULL },
+};
+
+static PyType_Slot txn_slots[] = {
+	{ Py_tp_new, txn_new },
+	{ Py_tp_dealloc, txn_dealloc },
+	{ Py_tp_traverse, txn_traverse },
+	{ Py_tp_clear, txn_clear },
+	{ Py_tp_methods, txn_methods },
+	{ Py_tp_getset, txn_getset },
+	{ Py_tp_members, txn_members },
+	{ Py_tp_doc, "A PAM transaction over libpamkit." },
+	{ 0, NULL },
+};
+
+static PyType_Spec txn_spec = {
+	.name = "truenas_pypam.Transaction",
+	.basicsize = sizeof(pypk_txn),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.slots = txn_slots,
+};
+
+int pypk_txn_type_init(PyObject *module, pypk_state *st)
+{
+	st->txn_type = (PyTypeObject *)PyType_FromModuleAndSpec(module,
+							&txn_spec, NULL);
+	if (!st->txn_type)
+		return -1;
+	return PyModule_AddType(module, st->txn_type);
+}
