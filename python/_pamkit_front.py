@@ -7,8 +7,8 @@ import weakref
 
 import truenas_pypam as core
 
-# Linux-PAM's pam_strerror() texts, used only when the core does not export a
-# strerror of its own (docs/python-core.md does not list one).
+# Linux-PAM's pam_strerror() texts, used only when the core lacks
+# pam_strerror() (docs/python-core.md does not list it; the extension has it).
 _LINUX_PAM_TEXT = {
     'PAM_SUCCESS': 'Success',
     'PAM_OPEN_ERR': 'Failed to load module',
@@ -75,7 +75,7 @@ def code_name(code):
 
 def strerror(code):
     """Plain-English text for a PAM return code."""
-    own = getattr(core, 'strerror', None)
+    own = getattr(core, 'pam_strerror', None)
     if callable(own):
         try:
             return str(own(int(code)))
@@ -114,3 +114,12 @@ def check_code(ret):
     if ret is None:
         return CONSTANTS['PAM_SUCCESS']
     return int(ret)
+
+
+CoreError = getattr(core, 'PAMError', RuntimeError)
+
+
+def core_error_code(exc):
+    """The PAM code a core PAMError carries, or None."""
+    code = getattr(exc, 'code', None)
+    return None if code is None else int(code)

@@ -1,7 +1,8 @@
 """PamApplication: pamphlet's blocking application on truenas_pypam."""
 import truenas_pypam as core
 
-from _pamkit_front import CONSTANTS, confdir_for, weak_method
+from _pamkit_front import CONSTANTS, CoreError, confdir_for, core_error_code
+from _pamkit_front import weak_method
 from .environ import PamEnvironment
 from .errors import ConversationError, PamError
 from .message import PamMessage
@@ -20,13 +21,21 @@ def _flags(silent=False, **named):
 
 def _pamitem(name):
     def getter(self):
-        return self._txn().get_item(name)
+        try:
+            return self._txn().get_item(name)
+        except CoreError as exc:
+            raise PamError('Failed to get pam item',
+                           code=core_error_code(exc)) from exc
 
     def setter(self, value):
-        if value is not None and not isinstance(value, str):
+        if not isinstance(value, str):
             raise TypeError('PAM item %s must be str, not %s'
                             % (name, type(value).__name__))
-        self._txn().set_item(name, value)
+        try:
+            self._txn().set_item(name, value)
+        except CoreError as exc:
+            raise PamError('Failed to set pam item',
+                           code=core_error_code(exc)) from exc
     return property(getter, setter, doc='The PAM_%s item.' % name.upper())
 
 

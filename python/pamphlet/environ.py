@@ -1,7 +1,7 @@
 """The PAM environment as a MutableMapping."""
 from collections.abc import MutableMapping
 
-from _pamkit_front import CONSTANTS, check_code
+from _pamkit_front import CONSTANTS, CoreError, check_code, core_error_code
 from .errors import PamError
 
 
@@ -30,14 +30,22 @@ class PamEnvironment(MutableMapping):
             raise TypeError('PAM environment names and values are str')
         if not key or '=' in key:
             raise ValueError('bad PAM environment name %r' % key)
-        rc = check_code(self._txn().setenv(key, value))
+        try:
+            rc = check_code(self._txn().setenv(key, value))
+        except CoreError as exc:
+            raise PamError('Failed to set pam environment',
+                           code=core_error_code(exc)) from exc
         if rc != CONSTANTS['PAM_SUCCESS']:
             raise PamError('Failed to set pam environment', code=rc)
 
     def __delitem__(self, key):
         if key not in self:
             raise KeyError(key)
-        rc = check_code(self._txn().unsetenv(key))
+        try:
+            rc = check_code(self._txn().unsetenv(key))
+        except CoreError as exc:
+            raise PamError('Failed to unset pam environment',
+                           code=core_error_code(exc)) from exc
         if rc == CONSTANTS['PAM_BAD_ITEM']:
             raise KeyError(key)
         if rc != CONSTANTS['PAM_SUCCESS']:

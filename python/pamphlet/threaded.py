@@ -10,7 +10,7 @@ import threading
 
 import truenas_pypam as core
 
-from _pamkit_front import CONSTANTS, confdir_for
+from _pamkit_front import CONSTANTS, weak_method
 from .application import PamApplication, _answers
 from .errors import PamError
 from .message import PamMessage
@@ -64,7 +64,8 @@ class ThreadedPamApplication(PamApplication):
     def _make_transaction(self, confdir):
         return core.Transaction(self.service_name, self.user_name,
                                 confdir=confdir, stepwise=True,
-                                step_timeout=self.timeout)
+                                step_timeout=self.timeout,
+                                conversation=weak_method(self, '_converse'))
 
     def _publish(self, data):
         self._data = data
@@ -139,35 +140,10 @@ class ThreadedPamApplication(PamApplication):
             self._messages = None
             self._deliver(self._txn().answer(replies), self._what)
 
-    # Other operations run stepwise too, answering from conversation().
-    def _call(self, op, flags, what):
-        with self._lock:
-            if self._step is not None:
-                raise RuntimeError('a PAM operation is already in progress')
-            t = self._txn()
-            rc = int(t.begin(op, flags))
-            cause = None
-            while rc == CONV_AGAIN:
-                messages = [PamMessage.from_core(m) for m in t.messages]
-                try:
-                    replies = _answers(messages, self.conversation(messages))
-                except Exception as exc:  # fail the batch, keep the cause
-                    cause = exc
-                    t.cancel()
-                    replies = [None] * len(messages)
-                try:
-                    rc = int(t.answer(replies))
-                except RuntimeError:
-                    rc = CONV_ERR if cause is not None else int(t.last_status)
-            if cause is not None and rc == SUCCESS:
-                rc = CONV_ERR
-            err = self._final(rc, what, cause)
-        if err is not None:
-            raise err
-
     def conversation(self, messages):
-        """Default for operations other than authenticate/change_authtoken:
-        acknowledge messages, give no answer to prompts."""
+        """Default for the blocking operations (all but authenticate and
+        change_authtoken, which go through get_data/set_input): acknowledge
+        messages, give no answer to prompts."""
         return ['' if not m.is_prompt else None for m in messages]
 
     def end(self):

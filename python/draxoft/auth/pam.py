@@ -23,6 +23,8 @@ import truenas_pypam as _core
 from _pamkit_front import CONSTANTS as _C, RETURN_CODE_NAMES as _RC_NAMES
 from _pamkit_front import check_code as _check, confdir_for as _confdir_for
 from _pamkit_front import strerror as _strerror, weak_method as _weak_method
+from _pamkit_front import CoreError as _CoreError
+from _pamkit_front import core_error_code as _core_error_code
 
 # The PAM_* return codes and message styles (what the running libpam has).
 for _name in _RC_NAMES + ('PAM_PROMPT_ECHO_OFF', 'PAM_PROMPT_ECHO_ON',
@@ -155,7 +157,7 @@ class _Environ(_MutableMapping):
         key, value = str(key), str(value)
         if not key or '=' in key:
             raise ValueError('bad PAM environment name %r' % key)
-        rc = _check(self._live().setenv(key, value))
+        rc = _check(_core_call(self._live().setenv, key, value))
         if rc != _SUCCESS:
             _raise(rc)
 
@@ -166,7 +168,7 @@ class _Environ(_MutableMapping):
         t = self._live()
         if t.getenv(key) is None:
             raise KeyError(key)
-        rc = _check(t.unsetenv(key))
+        rc = _check(_core_call(t.unsetenv, key))
         if rc != _SUCCESS:
             _raise(rc)
 
@@ -188,14 +190,25 @@ class _Environ(_MutableMapping):
         return repr(self._dict())
 
 
+def _core_call(fn, *args):
+    """Run a core call, turning the core's PAMError into ours."""
+    try:
+        return fn(*args)
+    except _CoreError as exc:
+        code = _core_error_code(exc)
+        if code is None:
+            raise
+        raise PamError(code) from exc
+
+
 def _item(name, doc):
     def getter(self):
-        return self._txn().get_item(name)
+        return _core_call(self._txn().get_item, name)
 
     def setter(self, value):
         if value is None:
             raise TypeError("can't delete attribute")
-        self._txn().set_item(name, str(value))
+        _core_call(self._txn().set_item, name, str(value))
 
     def deleter(self):
         raise TypeError("can't delete attribute")
@@ -369,7 +382,7 @@ class handle(object):
             if not isinstance(usec, int) or isinstance(usec, bool) \
                     or usec < 0 or usec > 0xffffffff:
                 raise ValueError('usec must be an int in 0..2**32-1')
-            rc = _check(self._txn().fail_delay(usec))
+            rc = _check(_core_call(self._txn().fail_delay, usec))
             if rc != _SUCCESS:
                 _raise(rc)
 
