@@ -1,6 +1,5 @@
 """pamphlet on the real libpam: the README's examples and the error paths."""
 import getpass
-import os
 import threading
 import time
 
