@@ -11,6 +11,13 @@ import pamphlet  # noqa: E402
 six = pytest.importorskip('six')
 
 PASSWORD = ['info=Welcome', 'prompt_off=Password:|secret']
+# pam_setcred runs the auth lines again: do not prompt there.
+PASSWORD_NOSETCRED = ['setcred=skip'] + PASSWORD
+
+
+def own_env(env):
+    """The environment without pam_pktest's PKTEST_* bookkeeping."""
+    return {k: v for k, v in dict(env).items() if not k.startswith('PKTEST_')}
 
 
 # -- the README's first example, unchanged except for confdir --------------
@@ -72,8 +79,8 @@ def test_confdir_from_environment(services, typed, monkeypatch):
 
 
 def test_readme_phases(services, typed):
-    services.add('pamphlet-example', auth=PASSWORD, account=['rc=PAM_SUCCESS'],
-                 session=['set_env=PHASE=session'])
+    services.add('pamphlet-example', auth=PASSWORD_NOSETCRED,
+                 account=['rc=PAM_SUCCESS'], session=['set_env=PHASE=session'])
     app = MyApp('pamphlet-example', 'alice', confdir=services.confdir)
     app.authenticate()
     app.initialize_credentials()
@@ -83,6 +90,8 @@ def test_readme_phases(services, typed):
     app.open_session()
     assert app.has_session
     assert app.environ['PHASE'] == 'session'
+    assert app.environ['PKTEST_SETCRED'] == 'establish'
+    assert app.environ['PKTEST_CALLS_ACCT'] == '2'
     app.end()
     assert not app.has_session and not app.has_credentials
     app.end()                        # idempotent
@@ -102,7 +111,8 @@ def test_readme_change_password(services, typed):
 
 
 def test_readme_items_example(services, typed):
-    services.add('pamphlet', auth=PASSWORD, account=['rc=PAM_SUCCESS'],
+    services.add('pamphlet', auth=PASSWORD_NOSETCRED,
+                 account=['rc=PAM_SUCCESS'],
                  session=['rc=PAM_SUCCESS'],
                  password=['prompt_off=New password: |secret'])
     app = MyApp('pamphlet', confdir=services.confdir)
@@ -299,8 +309,10 @@ def test_environ_mapping(services):
     assert env['FROM_MODULE'] == 'yes'
     env['MINE'] = 'value'
     assert env['MINE'] == 'value' and 'MINE' in env
-    assert dict(env) == {'FROM_MODULE': 'yes', 'MINE': 'value'}
-    assert len(env) == 2
+    assert own_env(env) == {'FROM_MODULE': 'yes', 'MINE': 'value'}
+    assert len(env) == len(own_env(env)) + len(
+        [k for k in env if k.startswith('PKTEST_')])
+    assert env['PKTEST_AUTH'] == '1'
     del env['MINE']
     assert 'MINE' not in env
     with pytest.raises(KeyError):
@@ -352,7 +364,7 @@ def _interactive(app, answers_for):
 
 def test_threaded_readme_flow(services):
     services.add('sshd', auth=['info=Hi', 'prompt_off=Password:|secret',
-                               'prompt_off=Token: |123456'])
+                               'flush', 'prompt_off=Token: |123456'])
     app = pamphlet.ThreadedPamApplication('sshd', 'gina',
                                           confdir=services.confdir)
     answers = {'Password:': 'secret', 'Token: ': '123456'}
