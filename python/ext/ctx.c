@@ -163,7 +163,7 @@ static PyObject *ctx_messages(pypk_ctx *self, PyObject *unused)
 	(void)unused;
 	if (!self->txn->txn)
 		return PyTuple_New(0);
-	m = pk_transcript(self->txn->txn, &n);
+	PK_NOGIL(m = pk_transcript(self->txn->txn, &n));
 	t = pypk_messages_list(ctx_state(self), m, m ? n : 0, 1);
 	if (!t)
 		return NULL;

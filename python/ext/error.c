@@ -7,11 +7,18 @@
 
 int pypk_error_init(PyObject *module, pypk_state *st)
 {
+	PyObject *dict = Py_BuildValue("{s:i,s:s,s:s,s:s,s:s}", "code",
+				       PAM_SUCCESS, "name", "", "err_str", "",
+				       "message", "", "location", "");
+
+	if (!dict)
+		return -1;
 	st->pam_error = PyErr_NewExceptionWithDoc(
 		"truenas_pypam.PAMError",
 		"A PAM call failed: .code (PAMCode), .name, .err_str, "
 		".message and .location.",
-		PyExc_RuntimeError, NULL);
+		PyExc_RuntimeError, dict);
+	Py_DECREF(dict);
 	if (!st->pam_error)
 		return -1;
 	return PyModule_AddObjectRef(module, "PAMError", st->pam_error);
@@ -32,14 +39,17 @@ static int set_str(PyObject *o, const char *attr, const char *v)
 PyObject *pypk_raise_pam(pypk_state *st, int code, const char *location,
 			 PyObject *cause)
 {
-	PyObject *exc = NULL, *pycode = NULL, *msg = NULL;
+	PyObject *exc = NULL, *pycode = NULL, *msg = NULL, *str = NULL;
 	const char *name = pk_code_name(code);
 	const char *text = pk_strerror(code);
 
-	msg = PyUnicode_FromFormat("[%s]: %s: %s", name, location, text);
+	msg = PyUnicode_FromFormat("%s() failed: %s", location, text);
 	if (!msg)
 		goto out;
-	exc = PyObject_CallOneArg(st->pam_error, msg);
+	str = PyUnicode_FromFormat("[%s]: %U", name, msg);
+	if (!str)
+		goto out;
+	exc = PyObject_CallOneArg(st->pam_error, str);
 	if (!exc)
 		goto out;
 	pycode = pypk_code(st, code);
@@ -61,6 +71,7 @@ out:
 	Py_XDECREF(exc);
 	Py_XDECREF(pycode);
 	Py_XDECREF(msg);
+	Py_XDECREF(str);
 	return NULL;
 }
 

@@ -9,6 +9,12 @@
 #include <pthread.h>
 #include <pamkit/pamkit.h>
 
+/* Run a libpamkit call with the GIL released: a transaction's lock may be
+   held by a thread that waits for the GIL in its conversation callback, so
+   the GIL is never held while waiting for that lock. */
+#define PK_NOGIL(stmt) do { Py_BEGIN_ALLOW_THREADS stmt; \
+			    Py_END_ALLOW_THREADS } while (0)
+
 typedef struct {
 	PyTypeObject *txn_type;
 	PyTypeObject *ctx_type;

@@ -56,7 +56,8 @@ int pypk_audit(pypk_txn *self, int op, int flags)
 	if (op == PK_OP_GET_USER)
 		return 0;
 	snprintf(event, sizeof(event), "truenas_pypam.%s", op_names[op]);
-	if (pk_get_item(self->txn, PAM_USER, &user) < 0)
+	PK_NOGIL(rc = pk_get_item(self->txn, PAM_USER, &user));
+	if (rc < 0)
 		user = NULL;
 	rc = PySys_Audit(event, "(zi)", user, flags);
 	free(user);
@@ -426,7 +427,7 @@ static PyObject *txn_start(pypk_txn *self, PyObject *args, PyObject *kw)
 		return NULL;
 	if (pypk_audit(self, op, flags) < 0)
 		return NULL;
-	rc = pk_start(self->txn, op, flags);
+	PK_NOGIL(rc = pk_start(self->txn, op, flags));
 	if (rc < 0) {
 		PyErr_Format(rc == -ENOMEM ? PyExc_MemoryError :
 			     PyExc_RuntimeError, "start: %s", pk_strerror(rc));
@@ -443,7 +444,7 @@ static PyObject *txn_poll(pypk_txn *self, PyObject *unused)
 	(void)unused;
 	if (need_stepwise(self) < 0)
 		return NULL;
-	rc = pk_result(self->txn);
+	PK_NOGIL(rc = pk_result(self->txn));
 	if (rc == -EAGAIN)
 		Py_RETURN_NONE;
 	if (rc == -EINVAL) {
@@ -457,9 +458,15 @@ static PyObject *txn_poll(pypk_txn *self, PyObject *unused)
 static int get_replies(pypk_txn *self, PyObject *replies, char ***r,
 		       size_t *n)
 {
+	const struct pk_message *m;
 	size_t want = 0;
 
-	pk_messages(self->txn, &want);
+	PK_NOGIL(m = pk_messages(self->txn, &want));
+	if (!m) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"no conversation is waiting for answers");
+		return -1;
+	}
 	return pypk_replies_from_seq(replies, want, r, n);
 }
 
@@ -471,7 +478,7 @@ static PyObject *txn_reply(pypk_txn *self, PyObject *replies)
 
 	if (need_stepwise(self) < 0 || get_replies(self, replies, &r, &n) < 0)
 		return NULL;
-	rc = pk_reply(self->txn, (const char *const *)r, n);
+	PK_NOGIL(rc = pk_reply(self->txn, (const char *const *)r, n));
 	pypk_replies_free(r, n);
 	if (rc < 0)
 		return pypk_raise_neg(rc == -EINVAL ? -EBUSY : rc, "reply");
@@ -509,7 +516,7 @@ static PyObject *txn_cancel(pypk_txn *self, PyObject *unused)
 {
 	(void)unused;
 	if (self->txn)
-		pk_cancel(self->txn);
+		PK_NOGIL(pk_cancel(self->txn));
 	Py_RETURN_NONE;
 }
 
@@ -573,7 +580,7 @@ PyObject *pypk_txn_get_item(pypk_txn *self, int item)
 
 	if (!check_open(self))
 		return NULL;
-	rc = pk_get_item(self->txn, item, &v);
+	PK_NOGIL(rc = pk_get_item(self->txn, item, &v));
 	if (rc != PAM_SUCCESS) {
 		free(v);
 		if (rc < 0)
@@ -601,7 +608,7 @@ int pypk_txn_set_item(pypk_txn *self, int item, PyObject *value)
 	}
 	if (opt_str(value, pk_item_name(item), &s) < 0)
 		return -1;
-	rc = pk_set_item(self->txn, item, s);
+	PK_NOGIL(rc = pk_set_item(self->txn, item, s));
 	if (rc < 0) {
 		pypk_raise_neg(rc, "set_item");
 		return -1;
@@ -656,7 +663,7 @@ PyObject *pypk_txn_getenv(pypk_txn *self, PyObject *name)
 
 	if (!check_open(self) || env_name(name, &s) < 0)
 		return NULL;
-	rc = pk_getenv(self->txn, s, &v);
+	PK_NOGIL(rc = pk_getenv(self->txn, s, &v));
 	if (rc < 0)
 		return pypk_raise_neg(rc, "getenv");
 	if (!v)
@@ -683,10 +690,10 @@ int pypk_txn_setenv(pypk_txn *self, PyObject *name, PyObject *value,
 		}
 		if (opt_str(value, "value", &v) < 0)
 			return -1;
-		rc = readonly ? pk_misc_setenv(self->txn, s, v, true)
-			      : pk_setenv(self->txn, s, v);
+		PK_NOGIL(rc = readonly ? pk_misc_setenv(self->txn, s, v, true)
+			      : pk_setenv(self->txn, s, v));
 	} else {
-		rc = pk_unsetenv(self->txn, s);
+		PK_NOGIL(rc = pk_unsetenv(self->txn, s));
 	}
 	if (rc < 0) {
 		pypk_raise_neg(rc, "setenv");
@@ -708,7 +715,7 @@ PyObject *pypk_txn_envdict(pypk_txn *self)
 
 	if (!check_open(self))
 		return NULL;
-	rc = pk_getenvlist(self->txn, &list);
+	PK_NOGIL(rc = pk_getenvlist(self->txn, &list));
 	if (rc < 0)
 		return pypk_raise_neg(rc, "getenvlist");
 	d = PyDict_New();
@@ -813,7 +820,7 @@ static PyObject *txn_fail_delay(pypk_txn *self, PyObject *arg)
 		PyErr_SetString(PyExc_ValueError, "usec out of range");
 		return NULL;
 	}
-	rc = pk_fail_delay(self->txn, (unsigned int)v);
+	PK_NOGIL(rc = pk_fail_delay(self->txn, (unsigned int)v));
 	return code_or_raise(self, rc, "fail_delay");
 }
 
@@ -827,7 +834,7 @@ static PyObject *txn_messages(pypk_txn *self, void *c)
 	(void)c;
 	if (!self->txn || !self->stepwise)
 		return PyList_New(0);
-	m = pk_messages(self->txn, &n);
+	PK_NOGIL(m = pk_messages(self->txn, &n));
 	return pypk_messages_list(pypk_state_of_module(self->module), m,
 				  m ? n : 0, 0);
 }
@@ -840,7 +847,7 @@ static PyObject *txn_transcript(pypk_txn *self, void *c)
 	(void)c;
 	if (!self->txn)
 		return PyList_New(0);
-	m = pk_transcript(self->txn, &n);
+	PK_NOGIL(m = pk_transcript(self->txn, &n));
 	return pypk_messages_list(pypk_state_of_module(self->module), m,
 				  m ? n : 0, 0);
 }
@@ -852,7 +859,7 @@ static PyObject *txn_interrupted(pypk_txn *self, void *c)
 	(void)c;
 	if (!self->txn)
 		Py_RETURN_NONE;
-	r = pk_txn_interrupted(self->txn);
+	PK_NOGIL(r = pk_txn_interrupted(self->txn));
 	if (r == -ETIMEDOUT)
 		return PyUnicode_FromString("timeout");
 	if (r == -ECANCELED)
@@ -865,8 +872,10 @@ static PyObject *txn_last_status(pypk_txn *self, void *c)
 	(void)c;
 	if (!check_open(self))
 		return NULL;
-	return code_or_raise(self, pk_txn_last_status(self->txn),
-			     "last_status");
+	int rc;
+
+	PK_NOGIL(rc = pk_txn_last_status(self->txn));
+	return code_or_raise(self, rc, "last_status");
 }
 
 static PyObject *txn_conv_error(pypk_txn *self, void *c)

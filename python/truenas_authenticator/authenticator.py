@@ -49,7 +49,8 @@ class AuthenticatorResponse:
 
 def _reason(code: int, location: str) -> str:
     code = PAMCode(code)
-    return f'[{code.name}]: {location}: {truenas_pypam.pam_strerror(code)}'
+    return (f'[{code.name}]: {location}() failed: '
+            f'{truenas_pypam.pam_strerror(code)}')
 
 
 class UserPamAuthenticator:
@@ -151,7 +152,19 @@ class UserPamAuthenticator:
                 f'Not in AUTH stage (current: {self.state.stage})')
         if self.ctx is None:
             raise RuntimeError('No authentication in progress')
-        return self._auth_result(self.ctx.answer(list(responses)))
+        if isinstance(responses, (str, bytes)):
+            raise TypeError('responses must be a list of str or None')
+        # The batch may have timed out while the caller thought: then the
+        # operation already ended and poll() has its final code.
+        rc = self.ctx.poll()
+        if rc is None or rc == PAMCode.PAM_CONV_AGAIN:
+            try:
+                rc = self.ctx.answer(list(responses))
+            except RuntimeError:
+                rc = self.ctx.poll()
+                if rc is None:
+                    raise
+        return self._auth_result(rc)
 
     # ---- account and session ---------------------------------------------
     def _need_ctx(self) -> truenas_pypam.Transaction:
