@@ -1,0 +1,1 @@
+"""The draxoft namespace (only draxoft.auth.pam is provided by pamkit)."""

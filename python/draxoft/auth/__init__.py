@@ -1,0 +1,1 @@
+"""draxoft.auth: pamkit provides draxoft.auth.pam."""
