@@ -61,7 +61,8 @@ static int open_listener(const struct authd_conf *cf, char *bound, size_t blen)
 		freeaddrinfo(ai);
 		return -1;
 	}
-	snprintf(bound, blen, "%s port %s", host, serv);
+	if (snprintf(bound, blen, "%s port %s", host, serv) >= (int)blen)
+		bound[blen - 1] = 0;	/* a long host name is cut for the log */
 	freeaddrinfo(ai);
 	return fd;
 }

@@ -1,0 +1,202 @@
+/*
+ * items.c - PAM items and the PAM environment, under the transaction lock.
+ * Reads are allowed while no operation runs or while a module waits in the
+ * conversation; writes only while no operation runs (a module may still
+ * hold a pointer to the old value).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <security/pam_misc.h>
+
+#include "internal.h"
+
+static const struct {
+	int type;
+	const char *name;
+	const char *short_name;
+} items[] = {
+	{ PAM_SERVICE, "PAM_SERVICE", "service" },
+	{ PAM_USER, "PAM_USER", "user" },
+	{ PAM_TTY, "PAM_TTY", "tty" },
+	{ PAM_RHOST, "PAM_RHOST", "rhost" },
+	{ PAM_RUSER, "PAM_RUSER", "ruser" },
+	{ PAM_USER_PROMPT, "PAM_USER_PROMPT", "user_prompt" },
+	{ PAM_XDISPLAY, "PAM_XDISPLAY", "xdisplay" },
+	{ PAM_AUTHTOK_TYPE, "PAM_AUTHTOK_TYPE", "authtok_type" },
+	{ PAM_AUTHTOK, "PAM_AUTHTOK", "authtok" },
+	{ PAM_OLDAUTHTOK, "PAM_OLDAUTHTOK", "oldauthtok" },
+};
+#define NITEMS (sizeof(items) / sizeof(items[0]))
+
+int pk_item_from_name(const char *name)
+{
+	for (size_t i = 0; name && i < NITEMS; i++)
+		if (strcmp(name, items[i].name) == 0 ||
+		    strcasecmp(name, items[i].short_name) == 0)
+			return items[i].type;
+	return -1;
+}
+
+const char *pk_item_name(int type)
+{
+	for (size_t i = 0; i < NITEMS; i++)
+		if (items[i].type == type)
+			return items[i].name;
+	return NULL;
+}
+
+/* Lock and check that the handle may be touched now. */
+static int enter(pk_txn *txn, bool write)
+{
+	if (!txn)
+		return -EINVAL;
+	pthread_mutex_lock(&txn->mu);
+	bool quiet = txn->state == ST_IDLE || txn->state == ST_DONE;
+	if (!txn->pamh || txn->ending) {
+		pthread_mutex_unlock(&txn->mu);
+		return -EINVAL;
+	}
+	if (!quiet && (write || !txn->in_conv)) {
+		pthread_mutex_unlock(&txn->mu);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static void leave(pk_txn *txn)
+{
+	pthread_mutex_unlock(&txn->mu);
+}
+
+int pk_set_item(pk_txn *txn, int type, const char *value)
+{
+	int rc;
+
+	if (!pk_item_name(type))
+		return -EINVAL;
+	if ((rc = enter(txn, true)))
+		return rc;
+	rc = pam_set_item(txn->pamh, type, value);
+	leave(txn);
+	return rc;
+}
+
+int pk_get_item(pk_txn *txn, int type, char **value)
+{
+	const void *v = NULL;
+	int rc;
+
+	if (!value || !pk_item_name(type))
+		return -EINVAL;
+	*value = NULL;
+	if ((rc = enter(txn, false)))
+		return rc;
+	rc = pam_get_item(txn->pamh, type, &v);
+	if (rc == PAM_SUCCESS && v && !(*value = strdup(v)))
+		rc = -ENOMEM;
+	leave(txn);
+	return rc;
+}
+
+int pk_fail_delay(pk_txn *txn, unsigned int usec)
+{
+	int rc;
+
+	if ((rc = enter(txn, true)))
+		return rc;
+	rc = pam_fail_delay(txn->pamh, usec);
+	leave(txn);
+	return rc;
+}
+
+static bool valid_env_name(const char *name)
+{
+	return name && *name && !strchr(name, '=');
+}
+
+int pk_getenv(pk_txn *txn, const char *name, char **value)
+{
+	int rc;
+
+	if (!value || !valid_env_name(name))
+		return -EINVAL;
+	*value = NULL;
+	if ((rc = enter(txn, false)))
+		return rc;
+	const char *v = pam_getenv(txn->pamh, name);
+	if (v && !(*value = strdup(v)))
+		rc = -ENOMEM;
+	leave(txn);
+	return rc;
+}
+
+int pk_setenv(pk_txn *txn, const char *name, const char *value)
+{
+	char *kv = NULL;
+	int rc;
+
+	if (!valid_env_name(name) || !value)
+		return -EINVAL;
+	if (asprintf(&kv, "%s=%s", name, value) < 0)
+		return -ENOMEM;
+	if ((rc = enter(txn, true)) == 0) {
+		rc = pam_putenv(txn->pamh, kv);
+		leave(txn);
+	}
+	pk_free_secret(kv);
+	return rc;
+}
+
+int pk_misc_setenv(pk_txn *txn, const char *name, const char *value,
+		   bool readonly)
+{
+	int rc;
+
+	if (!valid_env_name(name) || !value)
+		return -EINVAL;
+	if ((rc = enter(txn, true)))
+		return rc;
+	rc = pam_misc_setenv(txn->pamh, name, value, readonly);
+	leave(txn);
+	return rc;
+}
+
+int pk_unsetenv(pk_txn *txn, const char *name)
+{
+	int rc;
+
+	if (!valid_env_name(name))
+		return -EINVAL;
+	if ((rc = enter(txn, true)))
+		return rc;
+	/* pam_putenv("NAME") deletes; deleting an unset name is no error. */
+	rc = pam_getenv(txn->pamh, name) ? pam_putenv(txn->pamh, name)
+					  : PAM_SUCCESS;
+	leave(txn);
+	return rc;
+}
+
+int pk_getenvlist(pk_txn *txn, char ***list)
+{
+	int rc;
+
+	if (!list)
+		return -EINVAL;
+	*list = NULL;
+	if ((rc = enter(txn, false)))
+		return rc;
+	*list = pam_getenvlist(txn->pamh);
+	leave(txn);
+	return *list ? PAM_SUCCESS : -ENOMEM;
+}
+
+void pk_strv_free(char **strv)
+{
+	if (!strv)
+		return;
+	for (char **p = strv; *p; p++)
+		pk_free_secret(*p);
+	free(strv);
+}
