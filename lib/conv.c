@@ -184,8 +184,10 @@ static int converse_stepwise(pk_txn *txn, struct msg_list *batch,
 	txn->replies = NULL;
 	txn->replied = false;
 	txn->in_conv = false;
-	txn->state = ST_RUNNING;
-	pk__drain(txn);
+	if (txn->state == ST_CONV) {	/* timed out or cancelled */
+		txn->state = ST_RUNNING;
+		pk__drain(txn);
+	}
 out:
 	pthread_mutex_unlock(&txn->mu);
 	if (rc == PAM_SUCCESS)

@@ -67,6 +67,8 @@ struct pk_txn {
 	int interrupted;		/* 0, -ETIMEDOUT, -ECANCELED */
 	bool cancel;			/* pk_cancel / pk_txn_end asked */
 	bool in_conv;			/* a module waits inside the conversation */
+	pthread_t busy_owner;		/* thread of the running blocking call */
+	bool busy_owner_set;
 
 	/* The pending batch (ST_CONV) and its answer. */
 	struct msg_list batch;

@@ -47,22 +47,31 @@ const char *pk_item_name(int type)
 	return NULL;
 }
 
-/* Lock and check that the handle may be touched now. */
+/*
+ * Lock and check that the handle may be touched now.  While a blocking call
+ * runs on another thread, wait for it (calls on one transaction queue);
+ * otherwise a busy handle is -EBUSY rather than a wait on ourselves.
+ */
 static int enter(pk_txn *txn, bool write)
 {
 	if (!txn)
 		return -EINVAL;
 	pthread_mutex_lock(&txn->mu);
-	bool quiet = txn->state == ST_IDLE || txn->state == ST_DONE;
-	if (!txn->pamh || txn->ending) {
-		pthread_mutex_unlock(&txn->mu);
-		return -EINVAL;
+	for (;;) {
+		if (!txn->pamh || txn->ending) {
+			pthread_mutex_unlock(&txn->mu);
+			return -EINVAL;
+		}
+		if (txn->state == ST_IDLE || txn->state == ST_DONE ||
+		    (!write && txn->in_conv))
+			return 0;
+		if (!txn->busy_owner_set ||
+		    pthread_equal(txn->busy_owner, pthread_self())) {
+			pthread_mutex_unlock(&txn->mu);
+			return -EBUSY;
+		}
+		pthread_cond_wait(&txn->cond, &txn->mu);
 	}
-	if (!quiet && (write || !txn->in_conv)) {
-		pthread_mutex_unlock(&txn->mu);
-		return -EBUSY;
-	}
-	return 0;
 }
 
 static void leave(pk_txn *txn)

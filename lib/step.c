@@ -123,6 +123,7 @@ int pk_result(pk_txn *txn)
 	case ST_DONE:
 		rc = txn->result;
 		txn->state = ST_IDLE;
+		pthread_cond_broadcast(&txn->cond);	/* blocking callers queue */
 		break;
 	}
 	pk__drain(txn);
@@ -219,6 +220,7 @@ int pk_reply(pk_txn *txn, const char *const *replies, size_t n)
 	}
 	txn->replies = r;
 	txn->replied = true;
+	txn->state = ST_RUNNING;	/* the batch is answered: no stale replay */
 	pk__drain(txn);
 	pthread_cond_broadcast(&txn->cond);
 out:
@@ -239,6 +241,7 @@ int pk__reply_owned(pk_txn *txn, struct pam_response *r)
 	} else {
 		txn->replies = r;
 		txn->replied = true;
+		txn->state = ST_RUNNING;
 		pk__drain(txn);
 		pthread_cond_broadcast(&txn->cond);
 	}

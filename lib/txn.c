@@ -165,10 +165,40 @@ int pk_txn_set_step_timeout(pk_txn *txn, unsigned int timeout_ms)
 	return 0;
 }
 
+/*
+ * Blocking calls from several threads queue on the transaction: wait until
+ * no operation runs.  A call from inside this transaction's own callback
+ * would wait for itself, so it gets -EBUSY instead.
+ */
+static int wait_idle(pk_txn *txn)
+{
+	if (txn->busy_owner_set && pthread_equal(txn->busy_owner, pthread_self()))
+		return -EBUSY;
+	while (txn->state != ST_IDLE && !txn->ending)
+		pthread_cond_wait(&txn->cond, &txn->mu);
+	return txn->ending ? -EINVAL : 0;
+}
+
 /* Stepwise blocking call: the callback runs here, on the caller's thread. */
 static int call_stepwise(pk_txn *txn, enum pk_op op, int flags)
 {
-	int rc = pk_begin(txn, op, flags);
+	int rc;
+
+	do {
+		pthread_mutex_lock(&txn->mu);
+		rc = wait_idle(txn);
+		pthread_mutex_unlock(&txn->mu);
+		if (rc)
+			return rc;
+		rc = pk_start(txn, op, flags);
+	} while (rc == -EBUSY);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&txn->mu);
+	txn->busy_owner = pthread_self();
+	txn->busy_owner_set = true;
+	pthread_mutex_unlock(&txn->mu);
+	rc = pk_wait(txn, -1);
 
 	while (rc == PAM_CONV_AGAIN) {
 		size_t n;
@@ -196,6 +226,9 @@ static int call_stepwise(pk_txn *txn, enum pk_op op, int flags)
 		pk__reply_owned(txn, r);
 		rc = pk_wait(txn, -1);
 	}
+	pthread_mutex_lock(&txn->mu);
+	txn->busy_owner_set = false;
+	pthread_mutex_unlock(&txn->mu);
 	return rc;
 }
 
@@ -211,17 +244,20 @@ int pk_call(pk_txn *txn, enum pk_op op, int flags)
 		return call_stepwise(txn, op, flags);
 
 	pthread_mutex_lock(&txn->mu);
-	if (txn->state != ST_IDLE) {
+	if ((rc = wait_idle(txn))) {
 		pthread_mutex_unlock(&txn->mu);
-		return -EBUSY;
+		return rc;
 	}
 	pk__op_reset(txn, op, flags);
 	txn->state = ST_RUNNING;
+	txn->busy_owner = pthread_self();
+	txn->busy_owner_set = true;
 	pthread_mutex_unlock(&txn->mu);
 
 	rc = pk__run_op(txn);
 
 	pthread_mutex_lock(&txn->mu);
+	txn->busy_owner_set = false;
 	txn->state = ST_IDLE;
 	pthread_cond_broadcast(&txn->cond);
 	pthread_mutex_unlock(&txn->mu);
