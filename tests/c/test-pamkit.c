@@ -625,6 +625,9 @@ static void test_pam_unix_system_user(void **state)
 
 int main(void)
 {
+	/* A sanitizer build preloads libasan/libcrypt into this process only;
+	   useradd and friends must not inherit it. */
+	unsetenv("LD_PRELOAD");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blocking_password),
 		cmocka_unit_test(test_callback_failure),
