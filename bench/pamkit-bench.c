@@ -1,0 +1,230 @@
+/*
+ * pamkit-bench - libpamkit against the raw libpam loop, side by side in one
+ * run: (a) pam_start/pam_authenticate/pam_end with a plain conversation,
+ * (b) the same through libpamkit's blocking calls, (c) through stepwise
+ * calls with the one prompt answered; ratios b/a and c/a, the median
+ * stepwise round trip (pk_reply until the final code) in µs, and the RSS
+ * of 1,000 conversations pending at once.
+ *
+ * usage: pamkit-bench [ITERATIONS]     (default 5000; best of 5 rounds)
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pamkit/pamkit.h"
+
+#define ROUNDS 5
+#define PENDING 1000
+
+static char confdir[] = "/tmp/pamkit-bench-XXXXXX";
+static const char *const service = "fast";
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int raw_conv(int n, const struct pam_message **msg,
+		    struct pam_response **resp, void *data)
+{
+	struct pam_response *r = calloc(n, sizeof(*r));
+	(void)data;
+	if (!r)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
+			r[i].resp = strdup("x");
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+static int loop_raw(int n)
+{
+	struct pam_conv conv = { raw_conv, NULL };
+	for (int i = 0; i < n; i++) {
+		pam_handle_t *pamh;
+		if (pam_start_confdir(service, "alice", &conv, confdir, &pamh))
+			return -1;
+		int rc = pam_authenticate(pamh, 0);
+		pam_end(pamh, rc);
+		if (rc != PAM_SUCCESS)
+			return -1;
+	}
+	return 0;
+}
+
+static int pk_conv(pk_txn *txn, const struct pk_message *m, size_t n,
+		   char **replies, void *data)
+{
+	(void)txn; (void)data;
+	for (size_t i = 0; i < n; i++)
+		if (pk_message_is_prompt(&m[i]) && !(replies[i] = strdup("x")))
+			return -1;
+	return 0;
+}
+
+static int loop_blocking(int n)
+{
+	struct pk_options o = { .service = service, .user = "alice",
+				.confdir = confdir, .conv = pk_conv };
+	for (int i = 0; i < n; i++) {
+		pk_txn *txn;
+		if (pk_txn_create(&o, &txn))
+			return -1;
+		int rc = pk_authenticate(txn, 0);
+		pk_txn_end(txn);
+		if (rc != PAM_SUCCESS)
+			return -1;
+	}
+	return 0;
+}
+
+static double *rtt;
+static size_t nrtt;
+
+static int loop_stepwise(int n)
+{
+	struct pk_options o = { .service = service, .user = "alice",
+				.confdir = confdir, .mode = PK_MODE_STEPWISE };
+	const char *answer[] = { "x" };
+	for (int i = 0; i < n; i++) {
+		pk_txn *txn;
+		if (pk_txn_create(&o, &txn))
+			return -1;
+		int rc = pk_begin(txn, PK_OP_AUTHENTICATE, 0);
+		if (rc == PAM_CONV_AGAIN) {
+			double t0 = now_us();
+			rc = pk_answer(txn, answer, 1);
+			if (rtt)
+				rtt[nrtt++] = now_us() - t0;
+		}
+		pk_txn_end(txn);
+		if (rc != PAM_SUCCESS)
+			return -1;
+	}
+	return 0;
+}
+
+/* Best of ROUNDS, in µs per login; the rounds of a, b, c interleave so
+   machine noise hits all three alike. */
+static int measure(int n, double best[3])
+{
+	int (*loops[3])(int) = { loop_raw, loop_blocking, loop_stepwise };
+	for (int k = 0; k < 3; k++)
+		best[k] = 1e30;
+	for (int r = 0; r < ROUNDS; r++)
+		for (int k = 0; k < 3; k++) {
+			double t0 = now_us();
+			if (loops[k](n) < 0)
+				return -1;
+			double per = (now_us() - t0) / n;
+			if (per < best[k])
+				best[k] = per;
+		}
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static long status_kib(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, strlen(key)) == 0)
+			v = strtol(line + strlen(key), NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static int pending_rss(long *before, long *after)
+{
+	static pk_txn *txns[PENDING];
+	struct pk_options o = { .service = service, .user = "alice",
+				.confdir = confdir, .mode = PK_MODE_STEPWISE };
+	int rc = 0;
+
+	*before = status_kib("VmRSS:");
+	for (int i = 0; i < PENDING; i++) {
+		if (pk_txn_create(&o, &txns[i]) ||
+		    pk_begin(txns[i], PK_OP_AUTHENTICATE, 0) != PAM_CONV_AGAIN) {
+			rc = -1;
+			break;
+		}
+	}
+	*after = status_kib("VmRSS:");
+	for (int i = 0; i < PENDING; i++)
+		pk_txn_end(txns[i]);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 5000;
+	double best[3];
+	char path[PATH_MAX];
+	int rc = 1;
+
+	if (n <= 0 || !mkdtemp(confdir))
+		return 2;
+	snprintf(path, sizeof(path), "%s/%s", confdir, service);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return 2;
+	fprintf(f, "auth required %s setcred=skip prompt_off=Password:|x\n",
+		PKTEST_MODULE_PATH);
+	fclose(f);
+
+	if (measure(n, best) < 0) {
+		fprintf(stderr, "pamkit-bench: a login failed\n");
+		goto out;
+	}
+	rtt = calloc(n, sizeof(*rtt));
+	if (!rtt || loop_stepwise(n) < 0)
+		goto out;
+	qsort(rtt, nrtt, sizeof(*rtt), cmp_double);
+	long before, after;
+	if (pending_rss(&before, &after) < 0) {
+		fprintf(stderr, "pamkit-bench: pending logins failed\n");
+		goto out;
+	}
+
+	printf("pamkit-bench: %d logins x %d rounds (best round), service "
+	       "pam_pktest one prompt\n", n, ROUNDS);
+	printf("  (a) raw libpam loop          %8.1f us/login  %8.0f logins/s\n",
+	       best[0], 1e6 / best[0]);
+	printf("  (b) libpamkit blocking       %8.1f us/login  %8.0f logins/s\n",
+	       best[1], 1e6 / best[1]);
+	printf("  (c) libpamkit stepwise       %8.1f us/login  %8.0f logins/s\n",
+	       best[2], 1e6 / best[2]);
+	printf("  ratio b/a                    %8.3f   (target <= 1.05)\n",
+	       best[1] / best[0]);
+	printf("  ratio c/a                    %8.3f\n", best[2] / best[0]);
+	printf("  stepwise cost over raw       %8.1f us/login\n",
+	       best[2] - best[0]);
+	printf("  median stepwise round trip   %8.1f us  (p90 %.1f us)\n",
+	       rtt[nrtt / 2], rtt[nrtt * 9 / 10]);
+	printf("  RSS with %d pending          %8.1f MiB  (process total %.1f "
+	       "MiB, target < 300)\n", PENDING, (after - before) / 1024.0,
+	       after / 1024.0);
+	rc = 0;
+out:
+	free(rtt);
+	unlink(path);
+	rmdir(confdir);
+	pk_shutdown(5000);
+	return rc;
+}
