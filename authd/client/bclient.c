@@ -23,6 +23,7 @@ struct bc_conn {
 	int fd;
 	SSL_CTX *ctx;
 	SSL *ssl;
+	bool tls;		/* TLS was asked for: never fall back to cleartext */
 	int timeout_ms;
 	bool pam_required;
 	char *pending;		/* frame read ahead by bc_connect */
@@ -242,8 +243,12 @@ int bc_connect(const struct bc_options *o, struct bc_conn **out, char *err,
 		goto out;
 	}
 	if (o->tls) {
-		c->ctx = tlspsk_client_ctx(o->console, key);
-		c->ssl = c->ctx ? SSL_new(c->ctx) : NULL;
+		SSL_CTX *ctx = o->shared_ssl_ctx;
+
+		c->tls = true;
+		if (!ctx)
+			ctx = c->ctx = tlspsk_client_ctx(o->console, key);
+		c->ssl = ctx ? SSL_new(ctx) : NULL;
 		if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
 			goto out;
 		ERR_clear_error();
@@ -467,7 +472,7 @@ void bc_close(struct bc_conn *c)
 {
 	if (!c)
 		return;
-	if (c->fd >= 0 && (!c->ctx || c->ssl))
+	if (c->fd >= 0 && (!c->tls || c->ssl))
 		(void)bc_send_signal(c, BNET_TERMINATE);
 	if (c->ssl) {
 		SSL_shutdown(c->ssl);

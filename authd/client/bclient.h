@@ -29,6 +29,10 @@ struct bc_options {
 	const char *password;	/* console password */
 	bool tls;		/* TLS-PSK (default in the CLI) */
 	int timeout_ms;		/* per read/write; 0: 30000 */
+	/* Optional: an SSL_CTX from tlspsk_client_ctx() for this console and
+	 * key, shared by many connections (the caller frees it); NULL: each
+	 * connection builds its own. */
+	void *shared_ssl_ctx;
 };
 
 /* Answer one prompt: fill answer (cap), return 0; non-zero aborts.

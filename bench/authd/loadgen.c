@@ -3,6 +3,8 @@
  * against saslauthd (its unix-socket protocol), or holding idle logged-in
  * connections.  Prints one "key=value" line. */
 #include "bclient.h"
+#include "cram.h"
+#include "tlspsk.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -124,6 +126,7 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
 	int threads = 50, idle = 0, opt;
+	bool own_ctx = false;
 	struct rlimit rl = { 65536, 65536 };
 
 	opts.host = "127.0.0.1";
@@ -131,19 +134,32 @@ int main(int argc, char **argv)
 	opts.password = "benchsecret";
 	opts.tls = true;
 	opts.timeout_ms = 30000;
-	while ((opt = getopt(argc, argv, "p:c:d:s:i:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:c:d:s:i:n")) != -1) {
 		switch (opt) {
 		case 'p': opts.port = optarg; break;
 		case 'c': threads = atoi(optarg); break;
 		case 'd': duration = atof(optarg); break;
 		case 's': sasl_path = optarg; break;
 		case 'i': idle = atoi(optarg); break;
+		case 'n': own_ctx = true; break;
 		default:
-			fprintf(stderr, "usage: loadgen [-p PORT | -s SASL_MUX] [-c THREADS] [-d SECONDS] [-i IDLE]\n");
+			fprintf(stderr, "usage: loadgen [-p PORT | -s SASL_MUX] [-c THREADS] [-d SECONDS] [-i IDLE] [-n]\n");
 			return 2;
 		}
 	}
 	setrlimit(RLIMIT_NOFILE, &rl);
+	/* One TLS-PSK context for all connections, as one console program
+	 * would hold; -n builds one per connection (bconsole's cost per run). */
+	if (!own_ctx && !sasl_path) {
+		char key[MD5_HEX_LEN + 1];
+
+		if (md5_hex(opts.password, strlen(opts.password), key))
+			return 1;
+		opts.shared_ssl_ctx = tlspsk_client_ctx(opts.console, key);
+		explicit_bzero(key, sizeof(key));
+		if (!opts.shared_ssl_ctx)
+			return 1;
+	}
 	if (idle > 0) {
 		struct bc_conn **keep = calloc((size_t)idle, sizeof(*keep));
 		int n = 0;
@@ -162,6 +178,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			bc_close(keep[i]);
 		free(keep);
+		tlspsk_client_ctx_free(opts.shared_ssl_ctx);
 		return n == idle ? 0 : 1;
 	}
 	{
@@ -180,5 +197,6 @@ int main(int argc, char **argv)
 		       (long)fail_count, el, (double)ok_count / el);
 		free(th);
 	}
+	tlspsk_client_ctx_free(opts.shared_ssl_ctx);
 	return fail_count ? 1 : 0;
 }
