@@ -29,6 +29,7 @@ struct authd_conf {
 	unsigned int idle_timeout_ms;
 	unsigned int fail_delay_ms;
 	unsigned int step_timeout_ms;
+	unsigned int pam_threads;	/* pool for direct (4002) logins */
 	struct console_conf consoles[CONF_MAX_CONSOLES];
 	size_t nconsoles;
 };

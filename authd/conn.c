@@ -307,7 +307,7 @@ static void start_pam(struct conn *c)
 
 	o.service = c->cc->pam_service ? c->cc->pam_service : cf->pam_service;
 	o.confdir = cf->pam_confdir;
-	o.user = c->pam_kind == PAM_LOGIN_DIRECT ? c->direct_user : NULL;
+	o.user = NULL;		/* interactive: PAM asks */
 	o.rhost = c->peer;
 	o.user_prompt = "login: ";	/* what the director shows */
 	o.ruser = c->console;
@@ -333,6 +333,81 @@ static void start_pam(struct conn *c)
 	start_op(c, PK_OP_AUTHENTICATE, PAM_DISALLOW_NULL_AUTHTOK);
 }
 
+/* 4002: the whole login (authenticate, acct_mgmt, open_session) runs as one
+ * job on the pool with a direct-mode transaction. */
+static void start_direct(struct conn *c, char *pass)
+{
+	const struct authd_conf *cf = c->d->conf;
+	struct pamjob *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		pk_free_secret(pass);
+		fail(c, "out of memory");
+		return;
+	}
+	j->conn = c;
+	j->service = c->cc->pam_service ? c->cc->pam_service : cf->pam_service;
+	j->confdir = cf->pam_confdir;
+	snprintf(j->rhost, sizeof(j->rhost), "%s", c->peer);
+	snprintf(j->ruser, sizeof(j->ruser), "%s", c->console);
+	snprintf(j->user, sizeof(j->user), "%s", c->user);
+	j->pass = pass;
+	if (pampool_submit(c->d->pool, j)) {
+		pamjob_free(j);
+		fail(c, "shutting down");
+		return;
+	}
+	c->job = j;
+	c->op = PK_OP_AUTHENTICATE;
+	c->state = CS_PAM_RUN;
+}
+
+static void direct_finished(struct conn *c, struct pamjob *j)
+{
+	char why[128];
+
+	c->op = j->op;
+	if (j->rc != PAM_SUCCESS) {
+		if (j->why)
+			snprintf(why, sizeof(why), "%s", j->why);
+		else if (j->rc < 0)
+			snprintf(why, sizeof(why), "PAM %s: %s", pk_op_name(j->op),
+				 pk_strerror(j->rc));
+		else
+			snprintf(why, sizeof(why), "PAM %s: %s", pk_op_name(j->op),
+				 pk_code_name(j->rc));
+		fail(c, why);
+		return;
+	}
+	c->txn = j->txn;
+	c->txn_direct = true;
+	j->txn = NULL;
+	login_done(c);
+}
+
+void conn_on_pool(struct authd *d)
+{
+	struct pamjob *j = pampool_done(d->pool), *next;
+
+	for (; j; j = next) {
+		struct conn *c = j->conn;
+
+		next = j->next;
+		if (c)
+			c->job = NULL;
+		if (!c || c->state != CS_PAM_RUN) {
+			/* gone, timed out or failing meanwhile */
+			pampool_end(d->pool, j->txn);
+			j->txn = NULL;
+			pamjob_free(j);
+			continue;
+		}
+		direct_finished(c, j);
+		pamjob_free(j);
+		conn_on_sock(c, 0);	/* flush, rearm or destroy */
+	}
+}
+
 static void pam_finished(struct conn *c, int rc)
 {
 	char *u = NULL;
@@ -353,11 +428,6 @@ static void pam_finished(struct conn *c, int rc)
 			fail(c, "PAM gave no user");
 			return;
 		}
-		if (c->pam_kind == PAM_LOGIN_DIRECT && strcmp(u, c->direct_user)) {
-			free(u);
-			fail(c, "PAM changed the user");
-			return;
-		}
 		strcpy(c->user, u);
 		free(u);
 		start_op(c, PK_OP_ACCT_MGMT, PAM_DISALLOW_NULL_AUTHTOK);
@@ -366,10 +436,6 @@ static void pam_finished(struct conn *c, int rc)
 		start_op(c, PK_OP_OPEN_SESSION, 0);
 		break;
 	case PK_OP_OPEN_SESSION:
-		if (c->direct_pass) {
-			pk_free_secret(c->direct_pass);
-			c->direct_pass = NULL;
-		}
 		login_done(c);
 		break;
 	default:
@@ -408,21 +474,6 @@ void conn_on_pam(struct conn *c)
 		if (!c->msgs || !c->replies) {
 			fail(c, "out of memory");
 			goto out;
-		}
-		if (c->pam_kind == PAM_LOGIN_DIRECT) {
-			for (size_t i = 0; i < n; i++) {
-				const char *a = NULL;
-
-				if (c->msgs[i].style == PAM_PROMPT_ECHO_ON)
-					a = c->direct_user;
-				else if (c->msgs[i].style == PAM_PROMPT_ECHO_OFF)
-					a = c->direct_pass;
-				if (a && !(c->replies[i] = strdup(a))) {
-					fail(c, "out of memory");
-					goto out;
-				}
-			}
-			c->msg_idx = n;
 		}
 		relay_next(c);
 		goto out;
@@ -548,14 +599,13 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 		}
 		c->pam_kind = kind;
 		if (kind == PAM_LOGIN_DIRECT) {
-			c->direct_user = u;
-			c->direct_pass = p;
 			snprintf(c->user, sizeof(c->user), "%s", u);
+			start_direct(c, p);	/* takes p */
 		} else {
-			free(u);
 			pk_free_secret(p);
+			start_pam(c);
 		}
-		start_pam(c);
+		free(u);
 		break;
 	}
 	case CS_PAM_PROMPT: {
@@ -750,8 +800,16 @@ void conn_destroy(struct conn *c)
 		c->pam_watched = false;
 	}
 	free_replies(c);
+	if (c->job) {
+		c->job->conn = NULL;	/* its result is ended when it comes */
+		c->job = NULL;
+	}
 	if (c->txn) {
-		pk_txn_end(c->txn);	/* closes the session it opened */
+		/* closes the session it opened */
+		if (c->txn_direct)
+			pampool_end(d->pool, c->txn);
+		else
+			pk_txn_end(c->txn);
 		c->txn = NULL;
 	}
 	if (c->fd >= 0)
@@ -763,8 +821,6 @@ void conn_destroy(struct conn *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->direct_user);
-	pk_free_secret(c->direct_pass);
 	if (c->out)
 		explicit_bzero(c->out, c->outcap);
 	free(c->out);
@@ -782,7 +838,6 @@ void conn_destroy(struct conn *c)
 	c->fd = -1;
 	c->ssl = NULL;
 	c->out = NULL;
-	c->direct_user = c->direct_pass = NULL;
 	c->gone = true;
 	c->prev = NULL;
 	c->next = d->graveyard;

@@ -13,6 +13,7 @@
 #include "cram.h"
 #include "frame.h"
 #include "lines.h"
+#include "pampool.h"
 
 enum conn_state {
 	CS_DETECT = 0,		/* waiting for the first byte (TLS or not) */
@@ -38,6 +39,7 @@ struct watch {
 #define WATCH_SOCK	2
 #define WATCH_PAM	3
 #define WATCH_SIGNAL	4
+#define WATCH_POOL	5
 
 struct authd;
 
@@ -63,8 +65,9 @@ struct conn {
 	const struct console_conf *cc;
 	char chal[CRAM_CHAL_MAX];
 	int pam_kind;		/* PAM_LOGIN_INTERACTIVE / DIRECT */
-	char *direct_user, *direct_pass;
+	struct pamjob *job;	/* direct login running on the pool */
 	pk_txn *txn;
+	bool txn_direct;	/* direct-mode: ended on the pool */
 	bool pam_watched;
 	enum pk_op op;
 	const struct pk_message *msgs;
@@ -80,6 +83,7 @@ struct conn {
 struct authd {
 	const struct authd_conf *conf;
 	SSL_CTX *ssl_ctx;
+	struct pampool *pool;
 	int epfd;
 	struct conn *conns;
 	size_t nconns;
@@ -95,6 +99,8 @@ void conn_start(struct conn *c);
 void conn_on_sock(struct conn *c, uint32_t events);
 /* pk_fd readable. */
 void conn_on_pam(struct conn *c);
+/* The pool's eventfd fired: finish the direct logins it ran. */
+void conn_on_pool(struct authd *d);
 /* Deadline passed. */
 void conn_on_deadline(struct conn *c);
 /* Close now: cancels PAM, frees everything, unlinks. */

@@ -1,5 +1,7 @@
 /* main.c - pamkit-authd: single-threaded epoll loop serving Bareos
- * consoles; PAM runs on libpamkit's workers (stepwise API). */
+ * consoles.  Direct (4002) logins run whole on a small pool of threads with
+ * direct-mode transactions (pampool.c); interactive (4001) logins relay each
+ * prompt through libpamkit's stepwise API. */
 #include "conf.h"
 #include "conn.h"
 #include "tlspsk.h"
@@ -150,11 +152,12 @@ int main(int argc, char **argv)
 	struct authd_conf cf;
 	struct authd d = { 0 };
 	struct watch w_listen = { WATCH_LISTEN, NULL }, w_sig = { WATCH_SIGNAL, NULL };
+	struct watch w_pool = { WATCH_POOL, NULL };
 	struct epoll_event ev = { 0 }, evs[MAX_EVENTS];
 	const char *config = NULL, *port = NULL;
 	char err[512], bound[128];
 	bool fg = false, test_only = false, stop = false;
-	int opt, lfd = -1, sfd = -1, rc = 1;
+	int opt, lfd = -1, sfd = -1, pfd = -1, rc = 1;
 	sigset_t mask;
 	uint64_t next_tick;
 
@@ -218,6 +221,12 @@ int main(int argc, char **argv)
 	ev.data.ptr = &w_sig;
 	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, sfd, &ev))
 		goto out;
+	d.pool = pampool_new(cf.pam_threads, &pfd);
+	ev.data.ptr = &w_pool;
+	if (!d.pool || epoll_ctl(d.epfd, EPOLL_CTL_ADD, pfd, &ev)) {
+		fprintf(stderr, "pamkit-authd: cannot start the PAM threads\n");
+		goto out;
+	}
 	syslog(LOG_INFO, "listening on %s (director %s, PAM service %s)", bound,
 	       cf.director_name, cf.pam_service);
 	fprintf(stderr, "pamkit-authd: listening on %s\n", bound);
@@ -253,6 +262,9 @@ int main(int argc, char **argv)
 			case WATCH_PAM:
 				conn_on_pam(w->conn);
 				break;
+			case WATCH_POOL:
+				conn_on_pool(&d);
+				break;
 			}
 		}
 		if (now_ms() >= next_tick) {
@@ -267,6 +279,7 @@ out:
 	while (d.conns)
 		conn_destroy(d.conns);
 	conn_reap(&d);
+	pampool_free(d.pool);	/* runs the queued session closes */
 	if (pk_shutdown(3000))
 		syslog(LOG_WARNING, "some PAM modules were still busy at exit");
 	if (lfd >= 0)
