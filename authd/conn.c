@@ -311,6 +311,7 @@ static void start_pam(struct conn *c)
 	o.rhost = c->peer;
 	o.user_prompt = "login: ";	/* what the director shows */
 	o.ruser = c->console;
+	o.tty = AUTHD_PAM_TTY;
 	o.mode = PK_MODE_STEPWISE;
 	o.has_fail_delay = true;
 	o.fail_delay_usec = 0;

@@ -86,6 +86,7 @@ static void run_login(struct pamjob *job)
 	o.user = job->user;
 	o.rhost = job->rhost;
 	o.ruser = job->ruser;
+	o.tty = AUTHD_PAM_TTY;
 	o.user_prompt = "login: ";
 	o.mode = PK_MODE_DIRECT;
 	o.has_fail_delay = true;

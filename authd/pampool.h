@@ -16,6 +16,11 @@
 
 #include "lines.h"
 
+/* PAM_TTY of every transaction, as sshd sets "ssh" for sessions without a
+ * terminal: modules and audit records see what the login came through, and
+ * libaudit does not probe fds 0-2 for a tty on each of its records. */
+#define AUTHD_PAM_TTY "bareos"
+
 struct pampool;
 struct conn;
 
