@@ -107,6 +107,8 @@ static int global_key(struct authd_conf *c, const char *k, const char *v)
 		return parse_uint(v, 60000, &c->fail_delay_ms);
 	if (!strcmp(k, "step_timeout_ms"))
 		return parse_uint(v, 3600000, &c->step_timeout_ms);
+	if (!strcmp(k, "pam_rhost"))
+		return parse_bool(v, &c->pam_rhost);
 	if (!strcmp(k, "pam_threads"))
 		return parse_uint(v, 256, &c->pam_threads) || !c->pam_threads ?
 		       -1 : 0;
@@ -137,7 +139,8 @@ static int set_defaults(struct authd_conf *c)
 	c->idle_timeout_ms = 600000;
 	c->fail_delay_ms = 2000;
 	c->step_timeout_ms = 120000;
-	c->pam_threads = 8;
+	c->pam_threads = 4;
+	c->pam_rhost = true;
 	if (set_str(&c->director_name, "pamkit-authd") ||
 	    set_str(&c->version, PAMKIT_AUTHD_VERSION) ||
 	    set_str(&c->listen_address, "127.0.0.1") ||

@@ -30,6 +30,7 @@ struct authd_conf {
 	unsigned int fail_delay_ms;
 	unsigned int step_timeout_ms;
 	unsigned int pam_threads;	/* pool for direct (4002) logins */
+	bool pam_rhost;			/* set PAM_RHOST to the peer address */
 	struct console_conf consoles[CONF_MAX_CONSOLES];
 	size_t nconsoles;
 };

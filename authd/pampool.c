@@ -84,7 +84,7 @@ static void run_login(struct pamjob *job)
 	o.service = job->service;
 	o.confdir = job->confdir;
 	o.user = job->user;
-	o.rhost = job->rhost;
+	o.rhost = job->rhost[0] ? job->rhost : NULL;
 	o.ruser = job->ruser;
 	o.tty = AUTHD_PAM_TTY;
 	o.user_prompt = "login: ";

@@ -114,6 +114,14 @@ static SSL_CTX *base_ctx(const SSL_METHOD *m)
 	SSL_CTX_set_read_ahead(ctx, 1);
 	/* no session tickets: every login does the full PSK handshake */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	/* no dummy ChangeCipherSpec records (TLS 1.3 middlebox mode): one
+	 * record and one write less per flight; peers that send them (bconsole)
+	 * are still accepted.  Key exchange stays psk_dhe_ke (X25519), as an
+	 * OpenSSL client like bconsole offers nothing else. */
+	SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_MIDDLEBOX_COMPAT);
+	/* nothing is ever resumed: keep no session cache (its inserts, lock
+	 * and periodic sweeps cost on every handshake) */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	return ctx;
 }
