@@ -53,15 +53,19 @@ void console_command(struct conn *c, const char *cmd, size_t n)
 		conn_send_signal(c, BNET_EOD);
 	} else {
 		char word[64];
-		size_t wl = strcspn(line, " ");
+		size_t wl = 0;
 
-		if (wl >= sizeof(word))
-			wl = sizeof(word) - 1;
+		/* echo the command word only, printable ASCII: what follows it
+		 * (or a stray "4002<RS>user<RS>password") may be a secret */
+		while (wl < l && wl < sizeof(word) - 1 &&
+		       (unsigned char)line[wl] > ' ' && (unsigned char)line[wl] < 0x7f)
+			wl++;
 		memcpy(word, line, wl);
 		word[wl] = '\0';
 		snprintf(out, sizeof(out),
 			 "pamkit-authd: command \"%s\" is not supported "
 			 "(supported: version, whoami, .api, quit)\n", word);
+		explicit_bzero(line, sizeof(line));
 		reply(c, out);
 	}
 }

@@ -19,16 +19,17 @@ DAEMON = BUILD / "authd" / "pamkit-authd"
 CONSOLE = BUILD / "authd" / "client" / "pamkit-console"
 SECDIR = pathlib.Path("/usr/lib/x86_64-linux-gnu/security")
 MATRIX = pathlib.Path("/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so")
+PKTEST = BUILD / "tests" / "modules" / "pam_pktest.so"
 
 CONSOLE_PW = "consolesecret"
 DIRECTOR = "pamkit-test-dir"
 
 
 def need_binaries():
-    if not DAEMON.exists() or not CONSOLE.exists():
-        pytest.skip("pamkit-authd not built (needs libpamkit from main)")
-    if not MATRIX.exists():
-        pytest.skip("pam_matrix (libpam-wrapper) missing")
+    # meson builds all three before this suite (depends:); a missing one is
+    # a broken build, not a reason to skip
+    for f in (DAEMON, CONSOLE, PKTEST, MATRIX):
+        assert f.exists(), f"{f} missing (build first; libpam-wrapper installed?)"
 
 
 def write_pam(confdir, passdb):
@@ -45,8 +46,27 @@ def write_pam(confdir, passdb):
         "bareos-noacct": u + f"auth required {m}\naccount required {SECDIR}/pam_deny.so\n"
                          f"session required {SECDIR}/pam_permit.so\n",
     }
+    # pam_pktest (tests/modules/README.md): several rounds, echo on and off,
+    # info and error messages, one batch of three messages
+    pk = str(PKTEST)
+    svc["bareos-pktest"] = (
+        f"auth required {pk} get_user [prompt_off=Password: |wonderland] flush "
+        "[info=Second factor follows] [error=Last failure: yesterday] "
+        "[prompt_on=OTP code: |123456] flush [prompt_off=PIN: |0000]\n"
+        f"account required {pk} [check_item=tty:bareos] [check_item=ruser:pkcon]\n"
+        f"session required {pk}\n")
+    # a direct (4002) login: PAM items as the daemon sets them, then a slow
+    # module (the client may be gone by the time it returns)
+    svc["bareos-pkdirect"] = (
+        f"auth required {pk} get_user [prompt_off=Password: |wonderland] "
+        "check_item=tty:bareos check_item=ruser:pkdirect "
+        "check_item=rhost:127.0.0.1\n"
+        f"account required {pk} delay_ms=%s\n"
+        f"session required {pk}\n")
     for name, text in svc.items():
-        (confdir / name).write_text(text)
+        (confdir / name).write_text(text.replace("%s", "0"))
+    (confdir / "bareos-pkslow").write_text(
+        svc["bareos-pkdirect"].replace("pkdirect", "pkslow").replace("%s", "400"))
 
 
 class Daemon:
@@ -78,7 +98,13 @@ class Daemon:
                   "pam_service = bareos-info",
                   "[console noacct]", f"password = {CONSOLE_PW}", "pam = yes",
                   "pam_service = bareos-noacct",
-                  "[console plaincon]", f"password = {CONSOLE_PW}", "pam = no"]
+                  "[console plaincon]", f"password = {CONSOLE_PW}", "pam = no",
+                  "[console pkcon]", f"password = {CONSOLE_PW}", "pam = yes",
+                  "pam_service = bareos-pktest",
+                  "[console pkdirect]", f"password = {CONSOLE_PW}", "pam = yes",
+                  "pam_service = bareos-pkdirect",
+                  "[console pkslow]", f"password = {CONSOLE_PW}", "pam = yes",
+                  "pam_service = bareos-pkslow"]
         self.conf = tmp / "authd.conf"
         self.conf.write_text("\n".join(lines) + "\n")
         self.log = tmp / "authd.log"

@@ -265,3 +265,137 @@ def test_unknown_console(daemon):
     assert w.closed_by_server()
     w.close()
     assert "unknown console" in daemon.logtext()
+
+
+# ---- pam_pktest stacks ---------------------------------------------------
+
+PK_ROUNDS = [  # (wire style, text, answer) in the order PAM sends them
+    (b"\x02", b"login: ", b"alice"),
+    (b"\x01", b"Password: ", b"wonderland"),
+    (b"\x02", b"Second factor follows", b""),   # info: echo-on, answer dropped
+    (b"\x02", b"Last failure: yesterday", b""),  # error: the same
+    (b"\x02", b"OTP code: ", b"123456"),
+    (b"\x01", b"PIN: ", b"0000"),
+]
+
+
+def test_pktest_multi_round_stack_byte_exact(daemon):
+    w = Wire(daemon.port)
+    w.auth(console="pkcon")
+    assert w.recv() == b"1001\x1e"
+    w.send(b"4001\x1e")
+    for style, text, answer in PK_ROUNDS:
+        assert w.recv() == style
+        assert w.recv() == text + b"\x00"
+        w.send(answer)
+    assert w.recv() == b"\x00"
+    assert w.recv() == b"\x00"
+    assert w.recv() == GREET
+    assert w.recv() == b"1002\x1eYou are logged in as: alice"
+    w.send(b"whoami")
+    assert w.recv() == b"alice\n"
+    w.close()
+    log = daemon.logtext()
+    assert "login: console=pkcon user=alice" in log
+    for secret in ("wonderland", "123456", "0000"):
+        assert secret not in log
+
+
+def test_pktest_multi_round_stack_console(daemon):
+    answers = "".join(a.decode() + "\n" for _, _, a in PK_ROUNDS)
+    r = daemon.console("whoami", console="pkcon", stdin=answers)
+    assert r.returncode == 0, r.stderr + daemon.logtext()
+    assert r.stdout == "alice\n"
+    for _, text, _ in PK_ROUNDS:
+        assert text.decode().strip() in r.stderr
+
+
+def test_pktest_wrong_answer_in_a_later_round(daemon):
+    w = Wire(daemon.port)
+    w.auth(console="pkcon")
+    assert w.recv() == b"1001\x1e"
+    w.send(b"4001\x1e")
+    for style, text, answer in PK_ROUNDS[:-1]:
+        assert w.recv() == style
+        assert w.recv() == text + b"\x00"
+        w.send(answer)
+    assert w.recv() == b"\x01"
+    assert w.recv() == b"PIN: \x00"
+    w.send(b"9999")
+    assert w.closed_by_server()   # after the fail delay, nothing else
+    w.close()
+    log = daemon.logtext()
+    assert "login failed: console=pkcon" in log and "PAM_AUTH_ERR" in log
+    assert "9999" not in log
+
+
+def test_pktest_direct_login_items(daemon):
+    # direct (4002): PAM_TTY, PAM_RUSER and PAM_RHOST as documented
+    r = daemon.console("-u", "alice", console="pkdirect",
+                       env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    assert r.returncode == 0, r.stderr + daemon.logtext()
+    assert r.stdout == "alice\n"
+    r = daemon.console("-u", "alice", console="pkdirect",
+                       env={"PAMKIT_PAM_PASSWORD": "wonderlan"})
+    assert r.returncode == 5, r.stderr
+
+
+def test_direct_client_gone_while_pam_runs(daemon):
+    # the login runs on the PAM pool (account takes 400 ms); the client is
+    # gone long before: its result is ended, nothing leaks, the daemon serves
+    for _ in range(3):
+        w = Wire(daemon.port)
+        w.auth(console="pkslow")
+        assert w.recv() == b"1001\x1e"
+        w.send(b"4002\x1ealice\x1ewonderland")
+        w.close()
+    time.sleep(1.0)
+    r = daemon.console("-u", "alice", console="pkdirect",
+                       env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    assert r.returncode == 0, r.stderr
+    assert "client gone" in daemon.logtext()
+    assert "login: console=pkslow" not in daemon.logtext()
+
+
+def test_console_not_allowed_to_use_pam(daemon):
+    # plaincon has pam = no: no 1001, it is logged in as itself, and PAM
+    # credentials it sends anyway are an unsupported command, never a login
+    w = Wire(daemon.port)
+    w.auth(console="plaincon")
+    assert w.recv() == GREET
+    assert w.recv() == b"1002\x1eYou are logged in as: plaincon"
+    w.send(b"4002\x1ealice\x1ewonderland")
+    line = w.recv()
+    assert b"not supported" in line and b"wonderland" not in line
+    assert w.recv() == EOD
+    w.send(b"whoami")
+    assert w.recv() == b"plaincon\n"
+    w.close()
+    log = daemon.logtext()
+    assert "user=alice" not in log and "wonderland" not in log
+    # a PAM console sending a console command instead of 4001/4002
+    w = Wire(daemon.port)
+    w.auth()
+    assert w.recv() == b"1001\x1e"
+    w.send(b"whoami")
+    assert w.closed_by_server()
+    w.close()
+    assert "malformed PAM login" in daemon.logtext()
+
+
+def test_sigterm_with_logged_in_sessions(make_daemon):
+    d = make_daemon()
+    held = []
+    for console in ("pamcon", "pkdirect"):
+        w = Wire(d.port)
+        w.auth(console=console)
+        assert w.recv() == b"1001\x1e"
+        w.send(b"4002\x1ealice\x1ewonderland")
+        assert w.recv() == GREET
+        assert w.recv() == b"1002\x1eYou are logged in as: alice"
+        held.append(w)
+    assert d.stop() == 0, d.logtext()
+    assert "shutting down (2 connection(s) open)" in d.logtext()
+    for w in held:
+        assert w.closed_by_server()
+        w.close()
