@@ -147,7 +147,7 @@ bool cram_verify(const char *chal, const char *key, const char *resp,
 	if (cram_response(chal, key, true, a) || cram_response(chal, key, false, b))
 		goto out;
 	/* evaluate both, no short-circuit */
-	ok = ct_equal(a, resp, n) | ct_equal(b, resp, n);
+	ok = ((int)ct_equal(a, resp, n) | (int)ct_equal(b, resp, n)) != 0;
 out:
 	OPENSSL_cleanse(a, sizeof(a));
 	OPENSSL_cleanse(b, sizeof(b));

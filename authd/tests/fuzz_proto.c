@@ -3,6 +3,7 @@
  * otherwise main() feeds it every file given (or every file in a given
  * directory), so the corpus runs as a regression test. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +17,51 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Properties every accepted input must have; a violation aborts (a crash
+ * for libFuzzer, a failed test for the corpus replay). */
+static void must(bool ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "fuzz_proto: property violated: %s\n", what);
+		abort();
+	}
+}
+
+static void check_one(const char *s, size_t n)
 {
 	char name[NAME_MAX_LEN + 1], chal[CRAM_CHAL_MAX];
-	char u[PAM_FIELD_MAX + 1], p[PAM_FIELD_MAX + 1], id[PSK_IDENTITY_MAX];
-	int32_t len, sig;
-	int ssl;
+	char u[PAM_FIELD_MAX + 1], p[PAM_FIELD_MAX + 1];
+	int ssl, kind;
 	bool compat;
+
+	if (hello_parse(s, n, name) == 0) {
+		size_t l = strnlen(name, sizeof(name));
+
+		must(l > 0 && l <= NAME_MAX_LEN, "Hello name length");
+		/* 0x01 (Bareos' BashSpaces) comes back as a space */
+		for (size_t i = 0; i < l; i++)
+			must((unsigned char)name[i] >= ' ' &&
+			     (unsigned char)name[i] != 0x7f, "Hello name characters");
+	}
+	if (cram_parse_challenge_line(s, n, chal, &ssl, &compat) == 0) {
+		size_t l = strnlen(chal, sizeof(chal));
+
+		must(l < sizeof(chal) && l >= 2 && chal[0] == '<' &&
+		     chal[l - 1] == '>', "challenge in angle brackets");
+		must(ssl >= -1 && ssl <= 999, "ssl= value");
+	}
+	kind = pam_login_parse(s, n, u, p);
+	must(kind == -1 || kind == PAM_LOGIN_INTERACTIVE ||
+	     kind == PAM_LOGIN_DIRECT, "PAM login kind");
+	if (kind == PAM_LOGIN_DIRECT)
+		must(strnlen(u, sizeof(u)) <= PAM_FIELD_MAX &&
+		     strnlen(p, sizeof(p)) <= PAM_FIELD_MAX, "4002 field length");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char id[PSK_IDENTITY_MAX];
+	int32_t len, sig;
 	size_t off = 0;
 
 	/* walk the input as a stream of frames */
@@ -36,22 +75,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		if ((size_t)len > size - off)
 			break;
-		(void)hello_parse((const char *)data + off, (size_t)len, name);
-		(void)cram_parse_challenge_line((const char *)data + off, (size_t)len,
-						chal, &ssl, &compat);
-		(void)pam_login_parse((const char *)data + off, (size_t)len, u, p);
+		must((size_t)len <= FRAME_AUTHD_MAX, "frame length within the cap");
+		check_one((const char *)data + off, (size_t)len);
 		off += (size_t)len;
 	}
 	/* and the whole input as single lines */
-	(void)hello_parse((const char *)data, size, name);
-	(void)cram_parse_challenge_line((const char *)data, size, chal, &ssl, &compat);
-	(void)pam_login_parse((const char *)data, size, u, p);
+	check_one((const char *)data, size);
 	if (size < sizeof(id)) {
-		char s[PSK_IDENTITY_MAX];
+		char s[PSK_IDENTITY_MAX], again[PSK_IDENTITY_MAX];
 
 		memcpy(s, data, size);
 		s[size] = '\0';
-		(void)psk_parse_console_identity(s, id, sizeof(id));
+		/* a parsed identity must rebuild to the same bytes */
+		if (psk_parse_console_identity(s, id, sizeof(id)) == 0)
+			must(psk_console_identity(id, again, sizeof(again)) >= 0 &&
+			     !strcmp(again, s), "PSK identity round trip");
 	}
 	return 0;
 }
