@@ -84,6 +84,11 @@ static int global_key(struct authd_conf *c, const char *k, const char *v)
 		return set_str(&c->listen_address, v);
 	if (!strcmp(k, "listen_port"))
 		return set_str(&c->listen_port, v);
+	if (!strcmp(k, "listen_unix")) {
+		if (v[0] != '/' || strlen(v) >= 108)	/* sun_path */
+			return -1;
+		return set_str(&c->listen_unix, v);
+	}
 	if (!strcmp(k, "pam_service"))
 		return set_str(&c->pam_service, v);
 	if (!strcmp(k, "pam_confdir"))
@@ -264,6 +269,7 @@ void conf_free(struct authd_conf *c)
 	free(c->version);
 	free(c->listen_address);
 	free(c->listen_port);
+	free(c->listen_unix);
 	free(c->pam_service);
 	free(c->pam_confdir);
 	for (size_t i = 0; i < c->nconsoles; i++) {

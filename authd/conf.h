@@ -21,6 +21,7 @@ struct authd_conf {
 	char *version;
 	char *listen_address;
 	char *listen_port;
+	char *listen_unix;	/* UNIX socket path or NULL */
 	char *pam_service;
 	char *pam_confdir;	/* NULL: /etc/pam.d */
 	enum tls_mode tls;

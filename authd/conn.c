@@ -308,7 +308,7 @@ static void start_pam(struct conn *c)
 	o.service = c->cc->pam_service ? c->cc->pam_service : cf->pam_service;
 	o.confdir = cf->pam_confdir;
 	o.user = NULL;		/* interactive: PAM asks */
-	o.rhost = cf->pam_rhost ? c->peer : NULL;
+	o.rhost = cf->pam_rhost && !c->local ? c->peer : NULL;
 	o.user_prompt = "login: ";	/* what the director shows */
 	o.ruser = c->console;
 	o.tty = AUTHD_PAM_TTY;
@@ -349,7 +349,7 @@ static void start_direct(struct conn *c, char *pass)
 	j->conn = c;
 	j->service = c->cc->pam_service ? c->cc->pam_service : cf->pam_service;
 	j->confdir = cf->pam_confdir;
-	if (cf->pam_rhost)
+	if (cf->pam_rhost && !c->local)
 		snprintf(j->rhost, sizeof(j->rhost), "%s", c->peer);
 	snprintf(j->ruser, sizeof(j->ruser), "%s", c->console);
 	snprintf(j->user, sizeof(j->user), "%s", c->user);

@@ -34,6 +34,7 @@ enum conn_state {
 struct watch {
 	int kind;		/* WATCH_LISTEN, WATCH_SOCK, WATCH_PAM, WATCH_SIGNAL */
 	struct conn *conn;
+	int fd;			/* listeners */
 };
 #define WATCH_LISTEN	1
 #define WATCH_SOCK	2
@@ -50,6 +51,7 @@ struct conn {
 	int fd;
 	SSL *ssl;
 	bool tls;
+	bool local;		/* came through the UNIX socket: no PAM_RHOST */
 	enum conn_state state;
 	uint64_t deadline_ms;
 	char peer[64];

@@ -4,6 +4,7 @@
  * prompt through libpamkit's stepwise API. */
 #include "conf.h"
 #include "conn.h"
+#include "listen.h"
 #include "tlspsk.h"
 
 #include <arpa/inet.h>
@@ -33,43 +34,7 @@ static const char *key_lookup(const char *console, void *arg)
 	return cc ? cc->key : NULL;
 }
 
-static int open_listener(const struct authd_conf *cf, char *bound, size_t blen)
-{
-	struct addrinfo hints = { 0 }, *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[NI_MAXHOST], serv[NI_MAXSERV];
-	int fd = -1, one = 1, rc;
-
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	rc = getaddrinfo(cf->listen_address, cf->listen_port, &hints, &ai);
-	if (rc) {
-		fprintf(stderr, "pamkit-authd: listen address %s port %s: %s\n",
-			cf->listen_address, cf->listen_port, gai_strerror(rc));
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024) ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) ||
-	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv,
-			sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV)) {
-		fprintf(stderr, "pamkit-authd: cannot listen on %s:%s: %s\n",
-			cf->listen_address, cf->listen_port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return -1;
-	}
-	if (snprintf(bound, blen, "%s port %s", host, serv) >= (int)blen)
-		bound[blen - 1] = 0;	/* a long host name is cut for the log */
-	freeaddrinfo(ai);
-	return fd;
-}
-
-static void accept_all(struct authd *d, int lfd)
+static void accept_all(struct authd *d, int lfd, bool local)
 {
 	for (;;) {
 		struct sockaddr_storage ss;
@@ -90,7 +55,7 @@ static void accept_all(struct authd *d, int lfd)
 			close(fd);
 			continue;
 		}
-		{
+		if (!local) {
 			int one = 1;
 
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -106,8 +71,11 @@ static void accept_all(struct authd *d, int lfd)
 		c->w_sock.conn = c;
 		c->w_pam.kind = WATCH_PAM;
 		c->w_pam.conn = c;
-		if (getnameinfo((struct sockaddr *)&ss, sl, c->peer, sizeof(c->peer),
-				NULL, 0, NI_NUMERICHOST))
+		c->local = local;
+		if (local)
+			strcpy(c->peer, "unix");
+		else if (getnameinfo((struct sockaddr *)&ss, sl, c->peer,
+				     sizeof(c->peer), NULL, 0, NI_NUMERICHOST))
 			strcpy(c->peer, "?");
 		ev.events = EPOLLIN | EPOLLRDHUP;
 		ev.data.ptr = &c->w_sock;
@@ -151,13 +119,15 @@ int main(int argc, char **argv)
 {
 	struct authd_conf cf;
 	struct authd d = { 0 };
-	struct watch w_listen = { WATCH_LISTEN, NULL }, w_sig = { WATCH_SIGNAL, NULL };
-	struct watch w_pool = { WATCH_POOL, NULL };
+	struct watch w_sig = { WATCH_SIGNAL, NULL, -1 };
+	struct watch w_pool = { WATCH_POOL, NULL, -1 };
+	struct listener ls[LISTEN_MAX];
+	int nls = 0;
 	struct epoll_event ev = { 0 }, evs[MAX_EVENTS];
 	const char *config = NULL, *port = NULL;
-	char err[512], bound[128];
+	char err[512], bound[512];
 	bool fg = false, test_only = false, stop = false;
-	int opt, lfd = -1, sfd = -1, pfd = -1, rc = 1;
+	int opt, sfd = -1, pfd = -1, rc = 1;
 	sigset_t mask;
 	uint64_t next_tick;
 
@@ -200,9 +170,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pamkit-authd: cannot set up TLS-PSK\n");
 		goto out;
 	}
-	lfd = open_listener(&cf, bound, sizeof(bound));
-	if (lfd < 0)
+	nls = listen_open(&cf, ls, LISTEN_MAX, bound, sizeof(bound));
+	if (nls < 0) {
+		nls = 0;
 		goto out;
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -215,9 +187,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ev.events = EPOLLIN;
-	ev.data.ptr = &w_listen;
-	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, lfd, &ev))
-		goto out;
+	for (int i = 0; i < nls; i++) {
+		ev.data.ptr = &ls[i].w;
+		if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, ls[i].w.fd, &ev))
+			goto out;
+	}
 	ev.data.ptr = &w_sig;
 	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, sfd, &ev))
 		goto out;
@@ -246,7 +220,8 @@ int main(int argc, char **argv)
 
 			switch (w->kind) {
 			case WATCH_LISTEN:
-				accept_all(&d, lfd);
+				accept_all(&d, w->fd,
+					   ((struct listener *)w)->local);
 				break;
 			case WATCH_SIGNAL: {
 				struct signalfd_siginfo si;
@@ -282,8 +257,7 @@ out:
 	pampool_free(d.pool);	/* runs the queued session closes */
 	if (pk_shutdown(3000))
 		syslog(LOG_WARNING, "some PAM modules were still busy at exit");
-	if (lfd >= 0)
-		close(lfd);
+	listen_close(&cf, ls, (size_t)nls);
 	if (sfd >= 0)
 		close(sfd);
 	if (d.epfd >= 0)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define BC_MAX_FRAME (1024 * 1024)
@@ -170,10 +171,33 @@ int bc_recv(struct bc_conn *c, char **data, size_t *n, int32_t *sig)
 	return BC_OK;
 }
 
+/* host "/path": the daemon's UNIX socket */
+static int unix_connect(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path too long");
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		snprintf(err, errlen, "connect %s: %s", path, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 static int tcp_connect(const struct bc_options *o, char *err, size_t errlen)
 {
 	struct addrinfo hints = { 0 }, *ai = NULL, *a;
 	int fd = -1, rc;
+
+	if (o->host && o->host[0] == '/')
+		return unix_connect(o->host, err, errlen);
 
 	hints.ai_socktype = SOCK_STREAM;
 	rc = getaddrinfo(o->host ? o->host : "127.0.0.1",

@@ -22,8 +22,10 @@ enum bc_result {
 
 struct bc_conn;
 
+/* TLS records are written with write(2): callers should ignore SIGPIPE
+ * (a closed peer is then a BC_ERR_CONNECT, not a signal). */
 struct bc_options {
-	const char *host;	/* 127.0.0.1 */
+	const char *host;	/* 127.0.0.1, ::1, or "/path" of a UNIX socket */
 	const char *port;	/* 9101 */
 	const char *console;	/* named console */
 	const char *password;	/* console password */

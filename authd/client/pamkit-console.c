@@ -5,6 +5,7 @@
 #include "bclient.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pamkit-console [options] -n CONSOLE [COMMAND]\n"
-		"  -H HOST            server (127.0.0.1)\n"
+		"  -H HOST            server address (127.0.0.1, ::1, ...) or the\n"
+		"                     path of its UNIX socket (/run/...)\n"
 		"  -p PORT            port (9101)\n"
 		"  -n CONSOLE         console name\n"
 		"  -k FILE            file holding the console password\n"
@@ -85,6 +87,9 @@ int main(int argc, char **argv)
 	char *cpass = NULL, *ppass = NULL, *outp = NULL, err[256], who[600];
 	int opt, r;
 
+	/* TLS writes go through write(2): a daemon that already closed (after
+	 * BNET_TERMINATE, on a UNIX socket at once) must not kill us */
+	signal(SIGPIPE, SIG_IGN);
 	while ((opt = getopt(argc, argv, "H:p:n:k:u:w:Tt:h")) != -1) {
 		switch (opt) {
 		case 'H': o.host = optarg; break;

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,7 @@ int main(int argc, char **argv)
 		}
 	}
 	setrlimit(RLIMIT_NOFILE, &rl);
+	signal(SIGPIPE, SIG_IGN);	/* see pamkit-console.c */
 	/* One TLS-PSK context for all connections, as one console program
 	 * would hold; -n builds one per connection (bconsole's cost per run). */
 	if (!own_ctx && !sasl_path) {

@@ -399,3 +399,26 @@ def test_sigterm_with_logged_in_sessions(make_daemon):
     for w in held:
         assert w.closed_by_server()
         w.close()
+
+
+def test_ipv4_ipv6_and_unix_listeners(make_daemon, tmp_path):
+    sock = tmp_path / "authd.sock"
+    d = make_daemon(listen_address="127.0.0.1, ::1", listen_unix=str(sock))
+    assert (f"listening on 127.0.0.1 port {d.port}, ::1 port {d.port}, "
+            f"unix {sock}") in d.logtext()
+    pam = {"PAMKIT_PAM_PASSWORD": "wonderland"}
+    for host in ("127.0.0.1", "::1", str(sock)):
+        r = d.console("-H", host, "-u", "alice", env=pam)
+        assert r.returncode == 0, (host, r.stderr)
+        assert r.stdout == "alice\n"
+    assert "from ::1" in d.logtext() and "from unix" in d.logtext()
+    # PAM_RHOST: the peer address over TCP, unset over the UNIX socket
+    r = d.console("-H", str(sock), "-u", "alice", console="pkdirect", env=pam)
+    assert r.returncode == 5, r.stderr
+    r = d.console("-H", "127.0.0.1", "-u", "alice", console="pkdirect", env=pam)
+    assert r.returncode == 0, r.stderr
+    # cleartext over the UNIX socket (tls = optional in these tests)
+    r = d.console("-H", str(sock), "-T", "-u", "alice", env=pam)
+    assert r.returncode == 0, r.stderr
+    assert d.stop() == 0
+    assert not sock.exists()
