@@ -89,6 +89,10 @@ static int global_key(struct authd_conf *c, const char *k, const char *v)
 			return -1;
 		return set_str(&c->listen_unix, v);
 	}
+	if (!strcmp(k, "tls_certificate"))
+		return set_str(&c->tls_certificate, v);
+	if (!strcmp(k, "tls_key"))
+		return set_str(&c->tls_key, v);
 	if (!strcmp(k, "pam_service"))
 		return set_str(&c->pam_service, v);
 	if (!strcmp(k, "pam_confdir"))
@@ -253,6 +257,10 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
 		seterr(err, errlen, path, ln, "no [console NAME] section");
 		goto out;
 	}
+	if (c->tls_key && !c->tls_certificate) {
+		seterr(err, errlen, path, ln, "tls_key without tls_certificate");
+		goto out;
+	}
 	rc = 0;
 out:
 	explicit_bzero(line, sizeof(line));
@@ -270,6 +278,8 @@ void conf_free(struct authd_conf *c)
 	free(c->listen_address);
 	free(c->listen_port);
 	free(c->listen_unix);
+	free(c->tls_certificate);
+	free(c->tls_key);
 	free(c->pam_service);
 	free(c->pam_confdir);
 	for (size_t i = 0; i < c->nconsoles; i++) {

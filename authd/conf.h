@@ -25,6 +25,8 @@ struct authd_conf {
 	char *pam_service;
 	char *pam_confdir;	/* NULL: /etc/pam.d */
 	enum tls_mode tls;
+	char *tls_certificate;	/* PEM chain: certificate TLS besides PSK */
+	char *tls_key;
 	unsigned int max_connections;
 	unsigned int login_timeout_ms;
 	unsigned int idle_timeout_ms;

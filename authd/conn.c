@@ -525,7 +525,10 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 		if (c->tls) {
 			const char *id = tlspsk_peer_identity(c->ssl);
 
-			if (!id || strcmp(id, c->console)) {
+			/* no PSK: certificate TLS (when configured), and
+			 * CRAM-MD5 alone authenticates the console */
+			if (id ? strcmp(id, c->console) != 0 :
+				 !c->d->conf->tls_certificate) {
 				fail(c, "Hello name differs from the TLS-PSK identity");
 				return;
 			}

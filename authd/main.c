@@ -170,6 +170,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pamkit-authd: cannot set up TLS-PSK\n");
 		goto out;
 	}
+	if (cf.tls_certificate &&
+	    tlspsk_server_use_cert(d.ssl_ctx, cf.tls_certificate,
+				   cf.tls_key ? cf.tls_key : cf.tls_certificate,
+				   err, sizeof(err))) {
+		fprintf(stderr, "pamkit-authd: %s\n", err);
+		goto out;
+	}
 	nls = listen_open(&cf, ls, LISTEN_MAX, bound, sizeof(bound));
 	if (nls < 0) {
 		nls = 0;

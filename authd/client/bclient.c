@@ -270,11 +270,18 @@ int bc_connect(const struct bc_options *o, struct bc_conn **out, char *err,
 		SSL_CTX *ctx = o->shared_ssl_ctx;
 
 		c->tls = true;
-		if (!ctx)
+		if (o->ca_file)
+			ctx = c->ctx = tlscert_client_ctx(o->ca_file);
+		else if (!ctx)
 			ctx = c->ctx = tlspsk_client_ctx(o->console, key);
 		c->ssl = ctx ? SSL_new(ctx) : NULL;
 		if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
 			goto out;
+		if (o->ca_file &&
+		    tlspsk_expect_host(c->ssl, o->host ? o->host : "127.0.0.1")) {
+			snprintf(err, errlen, "cannot check the server name");
+			goto out;
+		}
 		ERR_clear_error();
 		if (SSL_connect(c->ssl) != 1) {
 			snprintf(err, errlen, "TLS-PSK handshake failed");

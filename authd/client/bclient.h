@@ -35,6 +35,9 @@ struct bc_options {
 	 * key, shared by many connections (the caller frees it); NULL: each
 	 * connection builds its own. */
 	void *shared_ssl_ctx;
+	/* Optional: certificate TLS instead of TLS-PSK, the server verified
+	 * against this PEM CA file and the host name or address. */
+	const char *ca_file;
 };
 
 /* Answer one prompt: fill answer (cap), return 0; non-zero aborts.

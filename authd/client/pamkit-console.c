@@ -26,6 +26,8 @@ static void usage(FILE *f)
 		"                     read from -w FILE or $PAMKIT_PAM_PASSWORD\n"
 		"  -w FILE            file holding the PAM password\n"
 		"  -T                 no TLS (cleartext, only if the server allows)\n"
+		"  -C CAFILE          certificate TLS instead of TLS-PSK: verify the\n"
+		"                     server against CAFILE and the -H name/address\n"
 		"  -t MS              I/O timeout (30000)\n"
 		"COMMAND defaults to \"whoami\".  Without -u, PAM prompts are asked on\n"
 		"the terminal (echo off for secrets) or read from stdin lines.\n");
@@ -90,7 +92,7 @@ int main(int argc, char **argv)
 	/* TLS writes go through write(2): a daemon that already closed (after
 	 * BNET_TERMINATE, on a UNIX socket at once) must not kill us */
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt(argc, argv, "H:p:n:k:u:w:Tt:h")) != -1) {
+	while ((opt = getopt(argc, argv, "H:p:n:k:u:w:TC:t:h")) != -1) {
 		switch (opt) {
 		case 'H': o.host = optarg; break;
 		case 'p': o.port = optarg; break;
@@ -99,6 +101,7 @@ int main(int argc, char **argv)
 		case 'u': user = optarg; break;
 		case 'w': wfile = optarg; break;
 		case 'T': o.tls = false; break;
+		case 'C': o.ca_file = optarg; break;
 		case 't': o.timeout_ms = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return BC_ERR_USAGE;

@@ -3,7 +3,10 @@
 #include "psk.h"
 #include "cram.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +199,59 @@ void tlspsk_client_ctx_free(SSL_CTX *ctx)
 		free(ca);
 	}
 	SSL_CTX_free(ctx);
+}
+
+int tlspsk_server_use_cert(SSL_CTX *ctx, const char *cert_file,
+			   const char *key_file, char *err, size_t errlen)
+{
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+		snprintf(err, errlen, "cannot load certificate %s", cert_file);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "cannot load key %s (or it does not match)",
+			 key_file);
+		return -1;
+	}
+	/* TLS 1.2 clients may now pick certificate suites too (1.3 needs
+	 * nothing: PSK or certificate is chosen by what the client offers) */
+	if (SSL_CTX_set_cipher_list(ctx, "PSK:ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL") != 1) {
+		snprintf(err, errlen, "cannot set the cipher list");
+		return -1;
+	}
+	return 0;
+}
+
+SSL_CTX *tlscert_client_ctx(const char *ca_file)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!ctx)
+		return NULL;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	return ctx;
+}
+
+int tlspsk_expect_host(SSL *ssl, const char *host)
+{
+	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+	unsigned char ip[16];
+
+	if (!host || !vp)
+		return -1;
+	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1)
+		return X509_VERIFY_PARAM_set1_ip_asc(vp, host) == 1 ? 0 : -1;
+	return SSL_set1_host(ssl, host) == 1 ? 0 : -1;
 }
 
 const char *tlspsk_peer_identity(SSL *ssl)

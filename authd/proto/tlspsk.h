@@ -19,6 +19,18 @@ void tlspsk_server_ctx_free(SSL_CTX *ctx);
 SSL_CTX *tlspsk_client_ctx(const char *console, const char *key_hex);
 void tlspsk_client_ctx_free(SSL_CTX *ctx);
 
+/* Server: also offer certificate TLS (PEM chain and key files) to clients
+ * that bring no PSK.  Returns 0, or -1 with a reason in err. */
+int tlspsk_server_use_cert(SSL_CTX *ctx, const char *cert_file,
+			   const char *key_file, char *err, size_t errlen);
+
+/* Client without PSK: certificate TLS, the server verified against the
+ * PEM CA file (free with tlspsk_client_ctx_free).  The caller names the
+ * expected host on each SSL (tlspsk_expect_host). */
+SSL_CTX *tlscert_client_ctx(const char *ca_file);
+/* Require the server certificate to match host (DNS name or IP). */
+int tlspsk_expect_host(SSL *ssl, const char *host);
+
 /* Console name of the PSK identity the peer used, or NULL. */
 const char *tlspsk_peer_identity(SSL *ssl);
 

@@ -422,3 +422,58 @@ def test_ipv4_ipv6_and_unix_listeners(make_daemon, tmp_path):
     assert r.returncode == 0, r.stderr
     assert d.stop() == 0
     assert not sock.exists()
+
+
+def make_cert(dirpath, name, san):
+    import subprocess
+    key, crt = dirpath / f"{name}.key", dirpath / f"{name}.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                    "-subj", f"/CN={name}", "-addext", f"subjectAltName={san}",
+                    "-keyout", str(key), "-out", str(crt)],
+                   check=True, capture_output=True, timeout=30)
+    return crt, key
+
+
+def test_tls_with_certificate(make_daemon, tmp_path):
+    crt, key = make_cert(tmp_path, "authd", "IP:127.0.0.1")
+    other, _ = make_cert(tmp_path, "other", "IP:127.0.0.1")
+    d = make_daemon(tls="required", tls_certificate=str(crt), tls_key=str(key))
+    pam = {"PAMKIT_PAM_PASSWORD": "wonderland"}
+    # certificate TLS, then CRAM-MD5 and PAM as always
+    r = d.console("-C", str(crt), "-u", "alice", env=pam)
+    assert r.returncode == 0, r.stderr + d.logtext()
+    assert r.stdout == "alice\n"
+    # the console password still matters (CRAM-MD5)
+    r = d.console("-C", str(crt), "-u", "alice", password="nope", env=pam)
+    assert r.returncode == 4, r.stderr
+    # a server certificate the CA file does not vouch for
+    r = d.console("-C", str(other), "-u", "alice", env=pam)
+    assert r.returncode == 3, r.stderr
+    # the right certificate for a name it does not carry
+    r = d.console("-C", str(crt), "-H", "localhost", "-u", "alice", env=pam)
+    assert r.returncode in (2, 3), r.stderr
+    # TLS-PSK still works on the same port; cleartext does not (required)
+    r = d.console("-u", "alice", env=pam)
+    assert r.returncode == 0, r.stderr
+    r = d.console("-T", "-u", "alice", env=pam)
+    assert r.returncode != 0
+    assert "CRAM-MD5 response wrong" in d.logtext()
+    assert "nope" not in d.logtext()
+
+
+def test_tls_certificate_config_errors(tmp_path):
+    import subprocess
+    from conftest import DAEMON
+    crt, key = make_cert(tmp_path, "authd", "IP:127.0.0.1")
+    other_crt, other_key = make_cert(tmp_path, "other", "IP:127.0.0.1")
+    conf = tmp_path / "c.conf"
+    base = "listen_port = 0\n[console a]\npassword = x\n"
+    conf.write_text(f"tls_key = {key}\n" + base)
+    r = subprocess.run([str(DAEMON), "-t", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "tls_key without tls_certificate" in r.stderr
+    conf.write_text(f"tls_certificate = {crt}\ntls_key = {other_key}\n" + base)
+    r = subprocess.run([str(DAEMON), "-c", str(conf)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "does not match" in r.stderr
