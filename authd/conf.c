@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,29 +75,55 @@ static int set_str(char **dst, const char *v)
 	return 0;
 }
 
+/* The plain keys: strings and bounded numbers, by table. */
+static const struct {
+	const char *name;
+	size_t off;
+} str_keys[] = {
+	{ "director_name", offsetof(struct authd_conf, director_name) },
+	{ "version", offsetof(struct authd_conf, version) },
+	{ "listen_address", offsetof(struct authd_conf, listen_address) },
+	{ "listen_port", offsetof(struct authd_conf, listen_port) },
+	{ "tls_certificate", offsetof(struct authd_conf, tls_certificate) },
+	{ "tls_key", offsetof(struct authd_conf, tls_key) },
+	{ "pam_service", offsetof(struct authd_conf, pam_service) },
+	{ "pam_confdir", offsetof(struct authd_conf, pam_confdir) },
+};
+
+static const struct {
+	const char *name;
+	size_t off;
+	unsigned int min, max;
+} uint_keys[] = {
+	{ "max_connections", offsetof(struct authd_conf, max_connections), 0, 100000 },
+	{ "login_timeout_ms", offsetof(struct authd_conf, login_timeout_ms), 0, 3600000 },
+	{ "idle_timeout_ms", offsetof(struct authd_conf, idle_timeout_ms), 0, 86400000 },
+	{ "fail_delay_ms", offsetof(struct authd_conf, fail_delay_ms), 0, 60000 },
+	{ "step_timeout_ms", offsetof(struct authd_conf, step_timeout_ms), 0, 3600000 },
+	{ "pam_threads", offsetof(struct authd_conf, pam_threads), 1, 256 },
+};
+
 static int global_key(struct authd_conf *c, const char *k, const char *v)
 {
-	if (!strcmp(k, "director_name"))
-		return set_str(&c->director_name, v);
-	if (!strcmp(k, "version"))
-		return set_str(&c->version, v);
-	if (!strcmp(k, "listen_address"))
-		return set_str(&c->listen_address, v);
-	if (!strcmp(k, "listen_port"))
-		return set_str(&c->listen_port, v);
+	for (size_t i = 0; i < sizeof(str_keys) / sizeof(str_keys[0]); i++)
+		if (!strcmp(k, str_keys[i].name))
+			return set_str((char **)((char *)c + str_keys[i].off), v);
+	for (size_t i = 0; i < sizeof(uint_keys) / sizeof(uint_keys[0]); i++) {
+		unsigned int *dst, x;
+
+		if (strcmp(k, uint_keys[i].name))
+			continue;
+		dst = (unsigned int *)((char *)c + uint_keys[i].off);
+		if (parse_uint(v, uint_keys[i].max, &x) || x < uint_keys[i].min)
+			return -1;
+		*dst = x;
+		return 0;
+	}
 	if (!strcmp(k, "listen_unix")) {
 		if (v[0] != '/' || strlen(v) >= 108)	/* sun_path */
 			return -1;
 		return set_str(&c->listen_unix, v);
 	}
-	if (!strcmp(k, "tls_certificate"))
-		return set_str(&c->tls_certificate, v);
-	if (!strcmp(k, "tls_key"))
-		return set_str(&c->tls_key, v);
-	if (!strcmp(k, "pam_service"))
-		return set_str(&c->pam_service, v);
-	if (!strcmp(k, "pam_confdir"))
-		return set_str(&c->pam_confdir, v);
 	if (!strcmp(k, "tls")) {
 		if (!strcmp(v, "required"))
 			c->tls = TLS_REQUIRED;
@@ -106,21 +133,8 @@ static int global_key(struct authd_conf *c, const char *k, const char *v)
 			return -1;
 		return 0;
 	}
-	if (!strcmp(k, "max_connections"))
-		return parse_uint(v, 100000, &c->max_connections);
-	if (!strcmp(k, "login_timeout_ms"))
-		return parse_uint(v, 3600000, &c->login_timeout_ms);
-	if (!strcmp(k, "idle_timeout_ms"))
-		return parse_uint(v, 86400000, &c->idle_timeout_ms);
-	if (!strcmp(k, "fail_delay_ms"))
-		return parse_uint(v, 60000, &c->fail_delay_ms);
-	if (!strcmp(k, "step_timeout_ms"))
-		return parse_uint(v, 3600000, &c->step_timeout_ms);
 	if (!strcmp(k, "pam_rhost"))
 		return parse_bool(v, &c->pam_rhost);
-	if (!strcmp(k, "pam_threads"))
-		return parse_uint(v, 256, &c->pam_threads) || !c->pam_threads ?
-		       -1 : 0;
 	return -2;
 }
 

@@ -130,27 +130,39 @@ static SSL_CTX *base_ctx(const SSL_METHOD *m)
 }
 
 
+/* A base context carrying arg (its ex data, freed with the context by the
+ * *_ctx_free functions), or NULL with arg left to the caller. */
+static SSL_CTX *ctx_with_arg(const SSL_METHOD *m, void *arg)
+{
+	SSL_CTX *ctx = base_ctx(m);
+
+	if (ctx && SSL_CTX_set_ex_data(ctx, ex_idx(), arg) != 1) {
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
 SSL_CTX *tlspsk_server_ctx(tlspsk_lookup_fn lookup, void *arg)
 {
-	SSL_CTX *ctx = NULL;
-	struct server_arg *sa = NULL;
+	SSL_CTX *ctx;
+	struct server_arg *sa;
 
-	if (!lookup || ex_idx() < 0)
-		goto fail;
+	/* both indexes now, before any thread handshakes */
+	if (!lookup || ex_idx() < 0 || ssl_idx() < 0)
+		return NULL;
 	sa = calloc(1, sizeof(*sa));
 	if (!sa)
-		goto fail;
+		return NULL;
 	sa->lookup = lookup;
 	sa->arg = arg;
-	ctx = base_ctx(TLS_server_method());
-	if (!ctx || SSL_CTX_set_ex_data(ctx, ex_idx(), sa) != 1)
-		goto fail;
+	ctx = ctx_with_arg(TLS_server_method(), sa);
+	if (!ctx) {
+		free(sa);
+		return NULL;
+	}
 	SSL_CTX_set_psk_server_callback(ctx, server_cb);
 	return ctx;
-fail:
-	free(sa);
-	SSL_CTX_free(ctx);
-	return NULL;
 }
 
 void tlspsk_server_ctx_free(SSL_CTX *ctx)
@@ -164,27 +176,25 @@ void tlspsk_server_ctx_free(SSL_CTX *ctx)
 SSL_CTX *tlspsk_client_ctx(const char *console, const char *key_hex)
 {
 	SSL_CTX *ctx = NULL;
-	struct client_arg *ca = NULL;
+	struct client_arg *ca;
 
 	if (!console || !key_hex || strlen(key_hex) != MD5_HEX_LEN ||
 	    ex_idx() < 0)
-		goto fail;
+		return NULL;
 	ca = calloc(1, sizeof(*ca));
-	if (!ca ||
-	    psk_console_identity(console, ca->identity, sizeof(ca->identity)) < 0)
-		goto fail;
-	memcpy(ca->key, key_hex, MD5_HEX_LEN + 1);
-	ctx = base_ctx(TLS_client_method());
-	if (!ctx || SSL_CTX_set_ex_data(ctx, ex_idx(), ca) != 1)
-		goto fail;
+	if (!ca)
+		return NULL;
+	if (psk_console_identity(console, ca->identity, sizeof(ca->identity)) >= 0) {
+		memcpy(ca->key, key_hex, MD5_HEX_LEN + 1);
+		ctx = ctx_with_arg(TLS_client_method(), ca);
+	}
+	if (!ctx) {
+		explicit_bzero(ca, sizeof(*ca));
+		free(ca);
+		return NULL;
+	}
 	SSL_CTX_set_psk_client_callback(ctx, client_cb);
 	return ctx;
-fail:
-	if (ca)
-		explicit_bzero(ca, sizeof(*ca));
-	free(ca);
-	SSL_CTX_free(ctx);
-	return NULL;
 }
 
 void tlspsk_client_ctx_free(SSL_CTX *ctx)

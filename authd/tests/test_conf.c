@@ -47,6 +47,10 @@ static void t_good(void **st)
 	assert_int_equal(c.tls, TLS_OPTIONAL);
 	assert_int_equal(c.max_connections, 7);
 	assert_int_equal(c.fail_delay_ms, 2000);
+	assert_int_equal(c.pam_threads, 4);
+	assert_true(c.pam_rhost);
+	assert_null(c.listen_unix);
+	assert_null(c.tls_certificate);
 	cc = conf_console(&c, "pamcon");
 	assert_non_null(cc);
 	assert_true(cc->pam);
@@ -55,6 +59,26 @@ static void t_good(void **st)
 	assert_int_equal(strlen(cc->key), 32);
 	assert_false(conf_console(&c, "plain")->pam);
 	assert_null(conf_console(&c, "nobody"));
+	conf_free(&c);
+}
+
+static void t_more_keys(void **st)
+{
+	struct authd_conf c;
+	char err[256];
+
+	(void)st;
+	write_conf("listen_address = 127.0.0.1, ::1\nlisten_unix = /run/a.sock\n"
+		   "tls_certificate = /etc/c.pem\ntls_key = /etc/k.pem\n"
+		   "pam_threads = 256\npam_rhost = no\n[console a]\npassword = x\n");
+	assert_int_equal(conf_load(path, &c, err, sizeof(err)), 0);
+	unlink(path);
+	assert_string_equal(c.listen_address, "127.0.0.1, ::1");
+	assert_string_equal(c.listen_unix, "/run/a.sock");
+	assert_string_equal(c.tls_certificate, "/etc/c.pem");
+	assert_string_equal(c.tls_key, "/etc/k.pem");
+	assert_int_equal(c.pam_threads, 256);
+	assert_false(c.pam_rhost);
 	conf_free(&c);
 }
 
@@ -74,6 +98,11 @@ static void t_bad(void **st)
 		{ "[consoles a]\n", "bad section" },
 		{ "director_name\n", "expected key = value" },
 		{ "director_name =\n", "empty value" },
+		{ "pam_threads = 0\n[console a]\npassword = x\n", ":1: bad value" },
+		{ "pam_threads = 257\n[console a]\npassword = x\n", ":1: bad value" },
+		{ "pam_rhost = sometimes\n[console a]\npassword = x\n", ":1: bad value" },
+		{ "listen_unix = run/a.sock\n[console a]\npassword = x\n", ":1: bad value" },
+		{ "tls_key = /k\n[console a]\npassword = x\n", "tls_key without tls_certificate" },
 	};
 	struct authd_conf c;
 	char err[256];
@@ -94,6 +123,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_good),
+		cmocka_unit_test(t_more_keys),
 		cmocka_unit_test(t_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

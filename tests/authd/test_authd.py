@@ -7,6 +7,24 @@ import time
 from bareos_wire import EOD, TERMINATE, Wire, bareos_b64, cram
 
 GREET = b"1000\x1eOK: pamkit-test-dir Version: 0.1.0 (pamkit test)"
+LOGGED_IN = b"1002\x1eYou are logged in as: alice"
+
+
+def start_pam(port, mode, console="pamcon", timeout=10):
+    """Cleartext console past CRAM-MD5 and 1001, mode (4001/4002 line) sent."""
+    w = Wire(port, timeout=timeout)
+    assert w.auth(console=console) == b"1000 OK auth\n"
+    assert w.recv() == b"1001\x1e"
+    w.send(mode)
+    return w
+
+
+def login_direct(port, console="pamcon", timeout=10):
+    """A logged-in console (direct PAM as alice), greeting checked."""
+    w = start_pam(port, b"4002\x1ealice\x1ewonderland", console, timeout)
+    assert w.recv() == GREET
+    assert w.recv() == LOGGED_IN
+    return w
 
 
 def test_cram_vector_from_real_traffic():
@@ -80,10 +98,7 @@ def test_console_without_pam_and_commands(daemon):
 
 
 def test_byte_exact_interactive(daemon):
-    w = Wire(daemon.port)
-    assert w.auth() == b"1000 OK auth\n"
-    assert w.recv() == b"1001\x1e"
-    w.send(b"4001\x1e")
+    w = start_pam(daemon.port, b"4001\x1e")
     assert w.recv() == b"\x02"
     assert w.recv() == b"login: \x00"
     w.send(b"alice")
@@ -93,7 +108,7 @@ def test_byte_exact_interactive(daemon):
     assert w.recv() == b"\x00"
     assert w.recv() == b"\x00"
     assert w.recv() == GREET
-    assert w.recv() == b"1002\x1eYou are logged in as: alice"
+    assert w.recv() == LOGGED_IN
     w.send(b"whoami")
     assert w.recv() == b"alice\n"
     assert w.recv() == EOD
@@ -106,12 +121,7 @@ def test_byte_exact_interactive(daemon):
 
 
 def test_byte_exact_direct(daemon):
-    w = Wire(daemon.port)
-    w.auth()
-    assert w.recv() == b"1001\x1e"
-    w.send(b"4002\x1ealice\x1ewonderland")
-    assert w.recv() == GREET
-    assert w.recv() == b"1002\x1eYou are logged in as: alice"
+    w = login_direct(daemon.port)
     w.send(b"quit")
     assert w.recv() == TERMINATE
     w.close()
@@ -132,10 +142,7 @@ def test_malformed_hello_and_packets(daemon):
     w.s.sendall(struct.pack(">i", -1000))
     assert w.closed_by_server()
     w.close()
-    w = Wire(daemon.port)
-    w.auth()
-    assert w.recv() == b"1001\x1e"
-    w.send(b"4003\x1e")
+    w = start_pam(daemon.port, b"4003\x1e")
     assert w.closed_by_server()
     w.close()
     log = daemon.logtext()
@@ -147,10 +154,7 @@ def test_malformed_hello_and_packets(daemon):
 
 def test_client_gone_mid_conversation(daemon):
     for _ in range(5):
-        w = Wire(daemon.port)
-        w.auth()
-        assert w.recv() == b"1001\x1e"
-        w.send(b"4001\x1e")
+        w = start_pam(daemon.port, b"4001\x1e")
         assert w.recv() == b"\x02"
         w.close()
     time.sleep(0.3)
@@ -182,12 +186,7 @@ def test_200_concurrent_clients(make_daemon):
         ok = False
         try:
             start.wait(20)
-            w = Wire(d.port, timeout=60)
-            w.auth()
-            assert w.recv() == b"1001\x1e"
-            w.send(b"4002\x1ealice\x1ewonderland")
-            assert w.recv() == GREET
-            assert w.recv().endswith(b"alice")
+            w = login_direct(d.port, timeout=60)
             w.send(b"whoami")
             ok = w.recv() == b"alice\n"
             w.close()
@@ -223,12 +222,9 @@ def test_connection_cap(make_daemon):
 
 def test_sigterm_with_open_connections(make_daemon):
     d = make_daemon()
-    ws = [Wire(d.port) for _ in range(5)]
-    w = ws[0]
-    w.auth()
-    assert w.recv() == b"1001\x1e"
-    w.send(b"4001\x1e")
-    assert w.recv() == b"\x02"
+    ws = [Wire(d.port) for _ in range(4)]
+    ws.append(start_pam(d.port, b"4001\x1e"))
+    assert ws[-1].recv() == b"\x02"
     t0 = time.monotonic()
     assert d.stop() == 0
     assert time.monotonic() - t0 < 8
@@ -280,10 +276,7 @@ PK_ROUNDS = [  # (wire style, text, answer) in the order PAM sends them
 
 
 def test_pktest_multi_round_stack_byte_exact(daemon):
-    w = Wire(daemon.port)
-    w.auth(console="pkcon")
-    assert w.recv() == b"1001\x1e"
-    w.send(b"4001\x1e")
+    w = start_pam(daemon.port, b"4001\x1e", console="pkcon")
     for style, text, answer in PK_ROUNDS:
         assert w.recv() == style
         assert w.recv() == text + b"\x00"
@@ -291,7 +284,7 @@ def test_pktest_multi_round_stack_byte_exact(daemon):
     assert w.recv() == b"\x00"
     assert w.recv() == b"\x00"
     assert w.recv() == GREET
-    assert w.recv() == b"1002\x1eYou are logged in as: alice"
+    assert w.recv() == LOGGED_IN
     w.send(b"whoami")
     assert w.recv() == b"alice\n"
     w.close()
@@ -311,10 +304,7 @@ def test_pktest_multi_round_stack_console(daemon):
 
 
 def test_pktest_wrong_answer_in_a_later_round(daemon):
-    w = Wire(daemon.port)
-    w.auth(console="pkcon")
-    assert w.recv() == b"1001\x1e"
-    w.send(b"4001\x1e")
+    w = start_pam(daemon.port, b"4001\x1e", console="pkcon")
     for style, text, answer in PK_ROUNDS[:-1]:
         assert w.recv() == style
         assert w.recv() == text + b"\x00"
@@ -344,11 +334,7 @@ def test_direct_client_gone_while_pam_runs(daemon):
     # the login runs on the PAM pool (account takes 400 ms); the client is
     # gone long before: its result is ended, nothing leaks, the daemon serves
     for _ in range(3):
-        w = Wire(daemon.port)
-        w.auth(console="pkslow")
-        assert w.recv() == b"1001\x1e"
-        w.send(b"4002\x1ealice\x1ewonderland")
-        w.close()
+        start_pam(daemon.port, b"4002\x1ealice\x1ewonderland", "pkslow").close()
     time.sleep(1.0)
     r = daemon.console("-u", "alice", console="pkdirect",
                        env={"PAMKIT_PAM_PASSWORD": "wonderland"})
@@ -374,10 +360,7 @@ def test_console_not_allowed_to_use_pam(daemon):
     log = daemon.logtext()
     assert "user=alice" not in log and "wonderland" not in log
     # a PAM console sending a console command instead of 4001/4002
-    w = Wire(daemon.port)
-    w.auth()
-    assert w.recv() == b"1001\x1e"
-    w.send(b"whoami")
+    w = start_pam(daemon.port, b"whoami")
     assert w.closed_by_server()
     w.close()
     assert "malformed PAM login" in daemon.logtext()
@@ -387,13 +370,7 @@ def test_sigterm_with_logged_in_sessions(make_daemon):
     d = make_daemon()
     held = []
     for console in ("pamcon", "pkdirect"):
-        w = Wire(d.port)
-        w.auth(console=console)
-        assert w.recv() == b"1001\x1e"
-        w.send(b"4002\x1ealice\x1ewonderland")
-        assert w.recv() == GREET
-        assert w.recv() == b"1002\x1eYou are logged in as: alice"
-        held.append(w)
+        held.append(login_direct(d.port, console))
     assert d.stop() == 0, d.logtext()
     assert "shutting down (2 connection(s) open)" in d.logtext()
     for w in held:
