@@ -669,6 +669,12 @@ static void read_frames(struct conn *c)
 				c->inlen = 0;
 				handle_frame(c, sig, (const char *)c->in + 4,
 					     k == FRAME_SIGNAL ? 0 : (size_t)len);
+				/* a peer answers one frame at a time: unless TLS
+				 * holds more, let epoll (level-triggered) say
+				 * when the next one is there instead of a read
+				 * that would only return EAGAIN */
+				if (!(c->tls && SSL_has_pending(c->ssl)))
+					return;
 				continue;
 			}
 			need = 4 + (size_t)len - c->inlen;

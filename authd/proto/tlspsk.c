@@ -112,8 +112,9 @@ static SSL_CTX *base_ctx(const SSL_METHOD *m)
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 			 SSL_MODE_RELEASE_BUFFERS);	/* idle conns hold no buffers */
 	/* read whole socket buffers, not a 5-byte header then the record:
-	 * one read(2) per flight instead of two or three (callers always
-	 * drain SSL_read until WANT_READ before waiting on the fd) */
+	 * one read(2) per flight instead of two or three (callers must check
+	 * SSL_has_pending before waiting on the fd: read-ahead data is not
+	 * in the socket any more) */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	/* no session tickets: every login does the full PSK handshake */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
