@@ -27,6 +27,11 @@ struct bc_conn {
 	bool tls;		/* TLS was asked for: never fall back to cleartext */
 	int timeout_ms;
 	bool pam_required;
+	/* frames not written yet: sent together before the next read, so
+	 * "1000 OK auth" and our challenge (or BNET_TERMINATE and the close)
+	 * share one TLS record and one segment; wiped after each flush */
+	uint8_t wbuf[2048];
+	size_t wlen;
 	char *pending;		/* frame read ahead by bc_connect */
 	size_t pending_len;
 	bool has_pending;
@@ -101,13 +106,42 @@ static int io_all(struct bc_conn *c, void *buf, size_t n, bool writing)
 	return 0;
 }
 
+static int flush_w(struct bc_conn *c)
+{
+	int r = 0;
+
+	if (c->wlen)
+		r = io_all(c, c->wbuf, c->wlen, true);
+	explicit_bzero(c->wbuf, c->wlen);
+	c->wlen = 0;
+	return r ? BC_ERR_CONNECT : BC_OK;
+}
+
+/* Queue a header (and data) in wbuf when it fits.  1: queued, 0: too big
+ * (wbuf flushed, write it directly), <0 flush error. */
+static int queue_w(struct bc_conn *c, int32_t hdr, const void *data, size_t n)
+{
+	if (4 + n > sizeof(c->wbuf) - c->wlen && flush_w(c))
+		return -1;
+	if (4 + n > sizeof(c->wbuf))
+		return 0;
+	frame_encode_header(hdr, c->wbuf + c->wlen);
+	if (n)
+		memcpy(c->wbuf + c->wlen + 4, data, n);
+	c->wlen += 4 + n;
+	return 1;
+}
+
 int bc_send(struct bc_conn *c, const void *data, size_t n)
 {
 	uint8_t small[1024], *buf = small;
-	int r = BC_OK;
+	int r = BC_OK, q;
 
 	if (n > FRAME_BAREOS_MAX)
 		return BC_ERR_USAGE;
+	q = queue_w(c, (int32_t)n, data, n);
+	if (q)
+		return q > 0 ? BC_OK : BC_ERR_CONNECT;
 	/* one write per frame: header and data in the same TLS record */
 	if (n + 4 > sizeof(small)) {
 		buf = malloc(n + 4);
@@ -127,10 +161,7 @@ int bc_send(struct bc_conn *c, const void *data, size_t n)
 
 int bc_send_signal(struct bc_conn *c, int32_t sig)
 {
-	uint8_t hdr[4];
-
-	frame_encode_header(sig, hdr);
-	return io_all(c, hdr, 4, true) ? BC_ERR_CONNECT : BC_OK;
+	return queue_w(c, sig, NULL, 0) > 0 ? BC_OK : BC_ERR_CONNECT;
 }
 
 int bc_recv(struct bc_conn *c, char **data, size_t *n, int32_t *sig)
@@ -142,6 +173,8 @@ int bc_recv(struct bc_conn *c, char **data, size_t *n, int32_t *sig)
 	*data = NULL;
 	*n = 0;
 	*sig = 0;
+	if (flush_w(c))
+		return BC_ERR_CONNECT;
 	if (c->has_pending) {
 		*data = c->pending;
 		*n = c->pending_len;
@@ -503,12 +536,14 @@ void bc_close(struct bc_conn *c)
 {
 	if (!c)
 		return;
-	if (c->fd >= 0 && (!c->tls || c->ssl))
+	/* BNET_TERMINATE is the end of the session; no close_notify after
+	 * it (the director closes at once, so it would only meet a reset) */
+	if (c->fd >= 0 && (!c->tls || c->ssl)) {
 		(void)bc_send_signal(c, BNET_TERMINATE);
-	if (c->ssl) {
-		SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
+		(void)flush_w(c);
 	}
+	explicit_bzero(c->wbuf, sizeof(c->wbuf));
+	SSL_free(c->ssl);
 	tlspsk_client_ctx_free(c->ctx);
 	if (c->fd >= 0)
 		close(c->fd);
