@@ -98,11 +98,8 @@ def main():
             f"auth required {SECDIR}/pam_permit.so\n"
             f"account required {SECDIR}/pam_permit.so\n"
             f"session required {SECDIR}/pam_permit.so\n")
-        # the fallback service libpam looks for (else it logs an error on
-        # every pam_start, for both daemons)
-        (pamd / "other").write_text(
-            "".join(f"{t} required {SECDIR}/pam_deny.so\n"
-                    for t in ("auth", "account", "password", "session")))
+        # No "other" file: libpam_wrapper copies every file of this
+        # directory on each pam_start, which would slow saslauthd down.
         d, port = start_authd(tmp, pamd, "authd", "")
         procs.append(d)
         # the same daemon without PAM_RHOST (as the Bareos director and
