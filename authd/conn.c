@@ -217,6 +217,7 @@ static void login_done(struct conn *c)
 	int n;
 
 	c->logged_in = true;
+	tlspsk_idle(c->ssl);
 	if (c->pam_kind == PAM_LOGIN_INTERACTIVE) {
 		/* PAM_SUCCESS type byte, then an empty message (as the director) */
 		conn_send(c, "", 1);

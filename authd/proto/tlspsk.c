@@ -108,9 +108,12 @@ static SSL_CTX *base_ctx(const SSL_METHOD *m)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	/* no SSL_MODE_RELEASE_BUFFERS here: during a login it would free
+	 * and allocate the 17 KB record buffers around every record; the
+	 * daemon sets it per connection once the login is over
+	 * (tlspsk_idle), so idle consoles still hold no buffers */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-			 SSL_MODE_RELEASE_BUFFERS);	/* idle conns hold no buffers */
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* read whole socket buffers, not a 5-byte header then the record:
 	 * one read(2) per flight instead of two or three (callers must check
 	 * SSL_has_pending before waiting on the fd: read-ahead data is not
@@ -263,6 +266,12 @@ int tlspsk_expect_host(SSL *ssl, const char *host)
 	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1)
 		return X509_VERIFY_PARAM_set1_ip_asc(vp, host) == 1 ? 0 : -1;
 	return SSL_set1_host(ssl, host) == 1 ? 0 : -1;
+}
+
+void tlspsk_idle(SSL *ssl)
+{
+	if (ssl)
+		SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 }
 
 const char *tlspsk_peer_identity(SSL *ssl)

@@ -31,6 +31,10 @@ SSL_CTX *tlscert_client_ctx(const char *ca_file);
 /* Require the server certificate to match host (DNS name or IP). */
 int tlspsk_expect_host(SSL *ssl, const char *host);
 
+/* The login is over: release the record buffers whenever they are empty
+ * (an idle console then holds none). */
+void tlspsk_idle(SSL *ssl);
+
 /* Console name of the PSK identity the peer used, or NULL. */
 const char *tlspsk_peer_identity(SSL *ssl);
 
