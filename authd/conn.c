@@ -1,6 +1,6 @@
 /* conn.c - per-connection state machine of pamkit-authd: TLS-PSK, Hello,
- * CRAM-MD5 both ways, the PAM exchange (1001/4001/4002) relayed to a
- * stepwise libpamkit transaction, then the console. */
+ * CRAM-MD5 both ways, the PAM exchange (1001/4001/4002) run as one job on
+ * pampool.c (4001 prompts relayed here), then the console. */
 #include "conn.h"
 #include "psk.h"
 #include "tlspsk.h"
@@ -41,8 +41,8 @@ static void fail(struct conn *c, const char *why)
 	       who(c), c->user[0] ? c->user : "-", c->peer, why);
 	c->state = CS_FAILING;
 	c->deadline_ms = now_ms() + c->d->conf->fail_delay_ms;
-	if (c->txn)
-		pk_cancel(c->txn);
+	if (c->job)
+		pampool_cancel(c->d->pool, c->job);	/* a waiting conversation */
 }
 
 static void hangup(struct conn *c, const char *why)
@@ -242,14 +242,18 @@ static void login_done(struct conn *c)
 	c->deadline_ms = now_ms() + c->d->conf->idle_timeout_ms;
 }
 
+/* Drop the batch being relayed (copies) and the answers collected. */
 static void free_replies(struct conn *c)
 {
-	if (!c->replies)
-		return;
-	for (size_t i = 0; i < c->nmsgs; i++)
-		pk_free_secret(c->replies[i]);
-	free(c->replies);
-	c->replies = NULL;
+	if (c->replies) {
+		for (size_t i = 0; i < c->nmsgs; i++)
+			pk_free_secret(c->replies[i]);
+		free(c->replies);
+		c->replies = NULL;
+	}
+	pampool_free_batch(c->msgs, c->nmsgs);
+	c->msgs = NULL;
+	c->nmsgs = 0;
 }
 
 static void relay_next(struct conn *c)
@@ -269,75 +273,17 @@ static void relay_next(struct conn *c)
 		c->state = CS_PAM_PROMPT;
 		return;
 	}
-	/* batch complete */
-	if (pk_reply(c->txn, (const char *const *)c->replies, c->nmsgs)) {
-		free_replies(c);
-		fail(c, "pk_reply failed");
-		return;
-	}
+	/* batch complete: PAM takes the answers */
+	if (c->job)
+		pampool_answer(c->d->pool, c->job, c->batch, c->replies, c->nmsgs);
 	free_replies(c);
-	c->msgs = NULL;
 	c->state = CS_PAM_RUN;
 }
 
-static void start_op(struct conn *c, enum pk_op op, int flags)
-{
-	int rc;
-
-	c->op = op;
-	rc = pk_start(c->txn, op, flags);
-	if (rc) {
-		syslog(LOG_ERR, "pk_start(%s): %s", pk_op_name(op), pk_strerror(rc));
-		fail(c, "PAM could not start");
-		return;
-	}
-	c->state = CS_PAM_RUN;
-}
-
-static void noop_fail_delay(pk_txn *t, int r, unsigned int us, void *d)
-{
-	(void)t; (void)r; (void)us; (void)d;	/* our own timer delays */
-}
-
-static void start_pam(struct conn *c)
-{
-	const struct authd_conf *cf = c->d->conf;
-	struct pk_options o = { 0 };
-	struct epoll_event ev = { 0 };
-	int rc, fd;
-
-	o.service = c->cc->pam_service ? c->cc->pam_service : cf->pam_service;
-	o.confdir = cf->pam_confdir;
-	o.user = NULL;		/* interactive: PAM asks */
-	o.rhost = cf->pam_rhost && !c->local ? c->peer : NULL;
-	o.user_prompt = "login: ";	/* what the director shows */
-	o.ruser = c->console;
-	o.tty = AUTHD_PAM_TTY;
-	o.mode = PK_MODE_STEPWISE;
-	o.has_fail_delay = true;
-	o.fail_delay_usec = 0;
-	o.fail_delay_cb = noop_fail_delay;
-	o.step_timeout_ms = cf->step_timeout_ms;
-	rc = pk_txn_create(&o, &c->txn);
-	if (rc != PAM_SUCCESS) {
-		syslog(LOG_ERR, "pam start for %s: %s", c->peer, pk_strerror(rc));
-		fail(c, "PAM unavailable");
-		return;
-	}
-	fd = pk_fd(c->txn);
-	ev.events = EPOLLIN;
-	ev.data.ptr = &c->w_pam;
-	if (fd < 0 || epoll_ctl(c->d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-		fail(c, "cannot watch PAM");
-		return;
-	}
-	c->pam_watched = true;
-	start_op(c, PK_OP_AUTHENTICATE, PAM_DISALLOW_NULL_AUTHTOK);
-}
-
-/* 4002: the whole login (authenticate, acct_mgmt, open_session) runs as one
- * job on the pool with a direct-mode transaction. */
-static void start_direct(struct conn *c, char *pass)
+/* The whole login (authenticate, acct_mgmt, open_session) runs as one job
+ * with a direct-mode transaction: 4002 on the pool, 4001 on a thread of its
+ * own whose conversation the loop relays (conn_on_pool).  pass: 4002 only. */
+static void start_login(struct conn *c, char *pass)
 {
 	const struct authd_conf *cf = c->d->conf;
 	struct pamjob *j = calloc(1, sizeof(*j));
@@ -353,8 +299,11 @@ static void start_direct(struct conn *c, char *pass)
 	if (cf->pam_rhost && !c->local)
 		snprintf(j->rhost, sizeof(j->rhost), "%s", c->peer);
 	snprintf(j->ruser, sizeof(j->ruser), "%s", c->console);
-	snprintf(j->user, sizeof(j->user), "%s", c->user);
+	j->interactive = c->pam_kind == PAM_LOGIN_INTERACTIVE;
+	if (!j->interactive)
+		snprintf(j->user, sizeof(j->user), "%s", c->user);
 	j->pass = pass;
+	j->step_timeout_ms = cf->step_timeout_ms;
 	if (pampool_submit(c->d->pool, j)) {
 		pamjob_free(j);
 		fail(c, "shutting down");
@@ -383,21 +332,60 @@ static void direct_finished(struct conn *c, struct pamjob *j)
 		return;
 	}
 	c->txn = j->txn;
-	c->txn_direct = true;
 	j->txn = NULL;
+	snprintf(c->user, sizeof(c->user), "%s", j->user);
 	login_done(c);
+}
+
+/* A 4001 conversation waits: relay its batch. */
+static void relay_batch(struct conn *c)
+{
+	struct pk_message *m = NULL;
+	size_t n;
+
+	if (c->state != CS_PAM_RUN)
+		return;		/* failing: the cancel is on its way */
+	n = pampool_copy_batch(c->d->pool, c->job, &m, &c->batch);
+	if (!n)
+		return;		/* timed out or answered meanwhile */
+	c->msgs = m;
+	c->nmsgs = n;
+	c->msg_idx = 0;
+	c->replies = calloc(n, sizeof(char *));
+	if (!c->replies) {
+		fail(c, "out of memory");
+		return;
+	}
+	relay_next(c);
 }
 
 void conn_on_pool(struct authd *d)
 {
-	struct pamjob *j = pampool_done(d->pool), *next;
+	struct pamjob *j, *next;
 
-	for (; j; j = next) {
+	/* batches first: a job never is on both lists, and a finished one
+	 * is freed below */
+	for (j = pampool_prompts(d->pool); j; j = next) {
+		struct conn *c = j->conn;
+
+		next = j->pnext;
+		if (!c)
+			continue;
+		relay_batch(c);
+		conn_on_sock(c, 0);	/* flush, rearm or destroy */
+	}
+	for (j = pampool_done(d->pool); j; j = next) {
 		struct conn *c = j->conn;
 
 		next = j->next;
 		if (c)
 			c->job = NULL;
+		if (c && c->state == CS_PAM_PROMPT) {
+			/* the conversation ended (step timeout) while the
+			 * console still had a prompt: stop relaying */
+			free_replies(c);
+			c->state = CS_PAM_RUN;
+		}
 		if (!c || c->state != CS_PAM_RUN) {
 			/* gone, timed out or failing meanwhile */
 			pampool_end(d->pool, j->txn);
@@ -409,89 +397,6 @@ void conn_on_pool(struct authd *d)
 		pamjob_free(j);
 		conn_on_sock(c, 0);	/* flush, rearm or destroy */
 	}
-}
-
-static void pam_finished(struct conn *c, int rc)
-{
-	char *u = NULL;
-
-	if (rc != PAM_SUCCESS) {
-		char why[128];
-
-		snprintf(why, sizeof(why), "PAM %s: %s", pk_op_name(c->op),
-			 pk_code_name(rc));
-		fail(c, why);
-		return;
-	}
-	switch (c->op) {
-	case PK_OP_AUTHENTICATE:
-		if (pk_get_item(c->txn, PAM_USER, &u) != PAM_SUCCESS || !u ||
-		    !*u || strlen(u) > PAM_FIELD_MAX) {
-			free(u);
-			fail(c, "PAM gave no user");
-			return;
-		}
-		strcpy(c->user, u);
-		free(u);
-		start_op(c, PK_OP_ACCT_MGMT, PAM_DISALLOW_NULL_AUTHTOK);
-		break;
-	case PK_OP_ACCT_MGMT:
-		start_op(c, PK_OP_OPEN_SESSION, 0);
-		break;
-	case PK_OP_OPEN_SESSION:
-		login_done(c);
-		break;
-	default:
-		fail(c, "unexpected PAM operation");
-	}
-}
-
-void conn_on_pam(struct conn *c)
-{
-	int rc;
-
-	if (c->gone)
-		return;
-	rc = pk_result(c->txn);
-
-	if (rc == -EAGAIN)
-		goto out;
-	if (c->state == CS_PAM_PROMPT && rc != PAM_CONV_AGAIN && rc >= 0) {
-		/* the step timed out on the worker while we waited for the
-		 * client: the operation is over, stop relaying */
-		free_replies(c);
-		c->msgs = NULL;
-		c->state = CS_PAM_RUN;
-	}
-	if (c->state != CS_PAM_RUN) {
-		/* failing / closing: just drain */
-		goto out;
-	}
-	if (rc == PAM_CONV_AGAIN) {
-		size_t n = 0;
-
-		c->msgs = pk_messages(c->txn, &n);
-		c->nmsgs = n;
-		c->msg_idx = 0;
-		c->replies = calloc(n ? n : 1, sizeof(char *));
-		if (!c->msgs || !c->replies) {
-			fail(c, "out of memory");
-			goto out;
-		}
-		relay_next(c);
-		goto out;
-	}
-	if (rc < 0) {
-		syslog(LOG_ERR, "pk_result: %s", pk_strerror(rc));
-		fail(c, "PAM error");
-		goto out;
-	}
-	pam_finished(c, rc);
-out:
-	if (c->dead)
-		conn_destroy(c);
-	else
-		conn_on_sock(c, 0);
 }
 
 /* One complete frame (sig != 0 for a signal). */
@@ -606,12 +511,12 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 		c->pam_kind = kind;
 		if (kind == PAM_LOGIN_DIRECT) {
 			snprintf(c->user, sizeof(c->user), "%s", u);
-			start_direct(c, p);	/* takes p */
 		} else {
 			pk_free_secret(p);
-			start_pam(c);
+			p = NULL;
 		}
 		free(u);
+		start_login(c, p);	/* takes p */
 		break;
 	}
 	case CS_PAM_PROMPT: {
@@ -807,21 +712,16 @@ void conn_destroy(struct conn *c)
 
 	if (c->gone)
 		return;
-	if (c->pam_watched) {
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, pk_fd(c->txn), NULL);
-		c->pam_watched = false;
-	}
 	free_replies(c);
 	if (c->job) {
-		c->job->conn = NULL;	/* its result is ended when it comes */
+		/* its result is ended when it comes; a waiting conversation
+		 * fails now */
+		pampool_cancel(d->pool, c->job);
+		c->job->conn = NULL;
 		c->job = NULL;
 	}
 	if (c->txn) {
-		/* closes the session it opened */
-		if (c->txn_direct)
-			pampool_end(d->pool, c->txn);
-		else
-			pk_txn_end(c->txn);
+		pampool_end(d->pool, c->txn);	/* closes its session */
 		c->txn = NULL;
 	}
 	if (c->fd >= 0)

@@ -32,13 +32,12 @@ enum conn_state {
 
 /* epoll tags so one handler can tell the socket from the PAM fd. */
 struct watch {
-	int kind;		/* WATCH_LISTEN, WATCH_SOCK, WATCH_PAM, WATCH_SIGNAL */
+	int kind;		/* WATCH_LISTEN, WATCH_SOCK, WATCH_SIGNAL, WATCH_POOL */
 	struct conn *conn;
 	int fd;			/* listeners */
 };
 #define WATCH_LISTEN	1
 #define WATCH_SOCK	2
-#define WATCH_PAM	3
 #define WATCH_SIGNAL	4
 #define WATCH_POOL	5
 
@@ -47,7 +46,7 @@ struct authd;
 struct conn {
 	struct authd *d;
 	struct conn *prev, *next;
-	struct watch w_sock, w_pam;
+	struct watch w_sock;
 	int fd;
 	SSL *ssl;
 	bool tls;
@@ -68,11 +67,10 @@ struct conn {
 	char chal[CRAM_CHAL_MAX];
 	int pam_kind;		/* PAM_LOGIN_INTERACTIVE / DIRECT */
 	struct pamjob *job;	/* direct login running on the pool */
-	pk_txn *txn;
-	bool txn_direct;	/* direct-mode: ended on the pool */
-	bool pam_watched;
+	pk_txn *txn;		/* direct-mode, holds the session */
 	enum pk_op op;
-	const struct pk_message *msgs;
+	struct pk_message *msgs;	/* 4001 batch being relayed (copies) */
+	unsigned int batch;
 	size_t nmsgs, msg_idx;
 	char **replies;
 	char user[PAM_FIELD_MAX + 1];
@@ -99,9 +97,7 @@ uint64_t now_ms(void);
 void conn_start(struct conn *c);
 /* Socket event. */
 void conn_on_sock(struct conn *c, uint32_t events);
-/* pk_fd readable. */
-void conn_on_pam(struct conn *c);
-/* The pool's eventfd fired: finish the direct logins it ran. */
+/* The pool's eventfd fired: relay 4001 batches, finish the logins. */
 void conn_on_pool(struct authd *d);
 /* Deadline passed. */
 void conn_on_deadline(struct conn *c);

@@ -1,7 +1,8 @@
 /* main.c - pamkit-authd: single-threaded epoll loop serving Bareos
- * consoles.  Direct (4002) logins run whole on a small pool of threads with
- * direct-mode transactions (pampool.c); interactive (4001) logins relay each
- * prompt through libpamkit's stepwise API. */
+ * consoles.  Every PAM login runs whole as one job with a direct-mode
+ * libpamkit transaction (pampool.c): 4002 on a small pool, 4001 on a thread
+ * of its own whose prompts the loop relays; logged-in consoles hold no
+ * thread. */
 #include "conf.h"
 #include "conn.h"
 #include "listen.h"
@@ -69,8 +70,6 @@ static void accept_all(struct authd *d, int lfd, bool local)
 		c->fd = fd;
 		c->w_sock.kind = WATCH_SOCK;
 		c->w_sock.conn = c;
-		c->w_pam.kind = WATCH_PAM;
-		c->w_pam.conn = c;
 		c->local = local;
 		if (local)
 			strcpy(c->peer, "unix");
@@ -240,9 +239,6 @@ int main(int argc, char **argv)
 			}
 			case WATCH_SOCK:
 				conn_on_sock(w->conn, evs[i].events);
-				break;
-			case WATCH_PAM:
-				conn_on_pam(w->conn);
 				break;
 			case WATCH_POOL:
 				conn_on_pool(&d);

@@ -454,3 +454,46 @@ def test_tls_certificate_config_errors(tmp_path):
     r = subprocess.run([str(DAEMON), "-c", str(conf)],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 1 and "does not match" in r.stderr
+
+
+def threads_of(proc):
+    import os
+    return len(os.listdir(f"/proc/{proc.pid}/task"))
+
+
+def test_logged_in_consoles_hold_no_thread(daemon):
+    base = threads_of(daemon.proc)
+    held = []
+    for _ in range(10):
+        w = start_pam(daemon.port, b"4001\x1e")
+        for answer in (b"alice", b"wonderland"):
+            w.recv()
+            w.recv()
+            w.send(answer)
+        assert w.recv() == b"\x00" and w.recv() == b"\x00"
+        assert w.recv() == GREET and w.recv() == LOGGED_IN
+        held.append(w)
+    held += [login_direct(daemon.port) for _ in range(10)]
+    deadline = time.monotonic() + 5
+    while threads_of(daemon.proc) > base and time.monotonic() < deadline:
+        time.sleep(0.05)   # the 4001 threads end right after the login
+    assert threads_of(daemon.proc) == base
+    for w in held:
+        w.send(b"whoami")
+        assert w.recv() == b"alice\n"
+        w.close()
+
+
+def test_interactive_step_timeout(make_daemon):
+    d = make_daemon(step_timeout_ms="300", fail_delay_ms="100")
+    w = start_pam(d.port, b"4001\x1e")
+    assert w.recv() == b"\x02"
+    assert w.recv() == b"login: \x00"
+    # no answer: the conversation fails after 300 ms, the login ends
+    t0 = time.monotonic()
+    assert w.closed_by_server()
+    assert time.monotonic() - t0 < 4
+    w.close()
+    assert "login failed: console=pamcon" in d.logtext()
+    r = d.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    assert r.returncode == 0, r.stderr
