@@ -58,12 +58,43 @@ def nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def load(args, secs):
-    out = subprocess.run([str(LOADGEN)] + args + ["-c", "50", "-d", str(secs)],
-                         capture_output=True, text=True, timeout=secs + 120)
-    m = re.search(r"ok=(\d+) fail=(\d+).*rate=([\d.]+)", out.stdout)
-    assert m, f"loadgen failed: {out.stdout} {out.stderr}"
-    return float(m.group(3)), int(m.group(2))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pids):
+    """utime + stime of these processes (all their threads), seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            f = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(f[11]) + int(f[12])
+    return total / TICK
+
+
+class Load:
+    """Counts, over all rounds: logins, server CPU, load generator CPU."""
+
+    def __init__(self, pids):
+        self.pids, self.ok, self.server, self.client = pids, 0, 0.0, 0.0
+
+    def run(self, args, secs):
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        s0 = cpu_s(self.pids())
+        out = subprocess.run([str(LOADGEN)] + args + ["-c", "50", "-d", str(secs)],
+                             capture_output=True, text=True, timeout=secs + 120)
+        self.server += cpu_s(self.pids()) - s0
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.client += (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+        m = re.search(r"ok=(\d+) fail=(\d+).*rate=([\d.]+)", out.stdout)
+        assert m, f"loadgen failed: {out.stdout} {out.stderr}"
+        self.ok += int(m.group(1))
+        return float(m.group(3)), int(m.group(2))
+
+    def ms_per_login(self):
+        n = max(1, self.ok)
+        return round(1000 * self.server / n, 3), round(1000 * self.client / n, 3)
 
 
 def saslauthd_cmd(pamd, mux):
@@ -150,10 +181,11 @@ def main():
         # machine's other load hits both sides alike.
         ra, rn, rs, ratios, ratios_n = [], [], [], [], []
         fails = [0, 0]
+        la, ls, ln = Load(lambda: [d.pid]), Load(lambda: tree(s.pid)), Load(lambda: [d2.pid])
         for _ in range(rounds):
-            a, fa = load(["-p", port], secs)
-            b, fb = load(["-s", str(sock)], secs)
-            n, fn = load(["-p", port2], secs)
+            a, fa = la.run(["-p", port], secs)
+            b, fb = ls.run(["-s", str(sock)], secs)
+            n, fn = ln.run(["-p", port2], secs)
             ra.append(a)
             rs.append(b)
             rn.append(n)
@@ -170,6 +202,11 @@ def main():
         res["authd_logins_per_s"] = statistics.median(ra)
         res["saslauthd_logins_per_s"] = statistics.median(rs)
         res["rate_ratio_authd_over_saslauthd"] = statistics.median(ratios)
+        # CPU per login (ms): the daemon (all threads) or saslauthd (all
+        # its processes), and the load generator's own share
+        res["cpu_ms_per_login_authd"], res["cpu_ms_per_login_authd_client"] = la.ms_per_login()
+        res["cpu_ms_per_login_authd_no_rhost"], _ = ln.ms_per_login()
+        res["cpu_ms_per_login_saslauthd"], res["cpu_ms_per_login_saslauthd_client"] = ls.ms_per_login()
         res["authd_failures"] = fails[0]
         res["saslauthd_failures"] = fails[1]
         res["authd_peak_kb"] = status(d.pid, "VmHWM")
