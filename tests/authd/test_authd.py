@@ -186,7 +186,16 @@ def test_200_concurrent_clients(make_daemon):
         ok = False
         try:
             start.wait(20)
-            w = login_direct(d.port, timeout=60)
+            if i % 2:
+                w = login_direct(d.port, timeout=60)
+            else:  # interactive: each one a conversation thread meanwhile
+                w = start_pam(d.port, b"4001\x1e", timeout=60)
+                for answer in (b"alice", b"wonderland"):
+                    w.recv()
+                    w.recv()
+                    w.send(answer)
+                assert w.recv() == b"\x00" and w.recv() == b"\x00"
+                assert w.recv() == GREET and w.recv() == LOGGED_IN
             w.send(b"whoami")
             ok = w.recv() == b"alice\n"
             w.close()
