@@ -36,11 +36,7 @@ PyObject *pypk_messages_list(pypk_state *st, const struct pk_message *m,
 
 		if (!o)
 			goto fail;
-		style = PyObject_CallFunction(st->msg_style, "i", m[i].style);
-		if (!style) {
-			PyErr_Clear();
-			style = PyLong_FromLong(m[i].style);
-		}
+		style = pypk_style(st, m[i].style);
 		text = PyUnicode_DecodeUTF8(m[i].msg, strlen(m[i].msg),
 					    "replace");
 		if (!style || !text) {

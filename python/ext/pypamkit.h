@@ -22,6 +22,10 @@ typedef struct {
 	PyObject *pam_code;		/* PAMCode IntEnum */
 	PyObject *msg_style;		/* MSGStyle IntEnum */
 	PyObject *cred_op;		/* CredOp IntEnum */
+	/* Members made once at import: calling an Enum class per message or
+	   result runs Python code in enum.py (about a microsecond each). */
+	PyObject *code_members;		/* tuple: PAMCode(i) or int i */
+	PyObject *style_members;	/* tuple: MSGStyle(i) or int i */
 	PyObject *pam_error;		/* PAMError(RuntimeError) */
 } pypk_state;
 
@@ -55,6 +59,7 @@ pypk_state *pypk_state_of_module(PyObject *module);
 /* enums.c */
 int pypk_enums_init(PyObject *module, pypk_state *st);
 PyObject *pypk_code(pypk_state *st, int code);	/* PAMCode(code) or int */
+PyObject *pypk_style(pypk_state *st, int style); /* MSGStyle(style) or int */
 
 /* error.c */
 int pypk_error_init(PyObject *module, pypk_state *st);
