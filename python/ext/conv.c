@@ -174,7 +174,7 @@ int pypk_conv_cb(pk_txn *txn, const struct pk_message *msgs, size_t n,
 	}
 	Py_INCREF(conv);
 	list = pypk_messages_list(st, msgs, n, self->conv_owner != NULL);
-	if (!list)
+	if (!list || (self->history && PyList_Append(self->history, list) < 0))
 		goto out_conv;
 	if (self->conv_owner)
 		res = PyObject_CallFunctionObjArgs(conv, self->conv_owner, list,

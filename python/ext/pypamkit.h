@@ -39,6 +39,10 @@ typedef struct {
 					   (ctx, messages, private) signature */
 	PyObject *conv_private;
 	PyObject *conv_error;		/* exception of the last conversation */
+	PyObject *history;		/* PamContext: list of message batches
+					   (tuples), or NULL */
+	int seed_audit;			/* PamContext: audit args as the seed
+					   project: (user,), setcred (user, op) */
 	PyObject *fd_callback;		/* fail delay callback */
 	int stepwise;
 	int started;			/* start() issued, result not yet read */
@@ -101,6 +105,16 @@ int pypk_txn_finish_delay(pypk_txn *self);
 PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 		       const struct pk_options *o);
 int pypk_audit(pypk_txn *self, int op, int flags);
+/* One stepwise step for the seed's begin/continue_authentication: start op
+   (replies NULL) or answer the pending batch with replies, then wait up to
+   timeout_ms (-1: forever) with the GIL released.  A timeout cancels the
+   conversation, collects the operation's end and sets *timed_out.  Returns
+   PAM_CONV_AGAIN, the final PAM code, or -1 with an exception set. */
+int pypk_txn_step(pypk_txn *self, int op, int flags, PyObject *replies,
+		  int timeout_ms, int *timed_out);
+/* fail_delay argument (None or int µs) into o; -1 with an exception set. */
+int pypk_parse_fail_delay(PyObject *v, const char *name,
+			  struct pk_options *o);
 
 PyObject *pypk_txn_get_item(pypk_txn *self, int item);
 int pypk_txn_set_item(pypk_txn *self, int item, PyObject *value);
