@@ -16,7 +16,7 @@ typedef struct {
 	/* DIRECT-mode Transaction with a conversation function; without one
 	   STEPWISE (begin_authentication / continue_authentication) */
 	pypk_txn *txn;
-	int threaded;			/* created without conversation_function */
+	int threaded;			/* no conversation_function */
 	int auth_state;			/* AUTH_* (threaded contexts) */
 	PyObject *weakreflist;
 } pypk_ctx;
@@ -297,7 +297,8 @@ static PyObject *ctx_set_conversation(pypk_ctx *self, PyObject *args,
 	if (self->threaded) {
 		PyErr_SetString(PyExc_RuntimeError,
 				"set_conversation() is only available on "
-				"contexts created with a conversation_function");
+				"contexts created with a "
+				"conversation_function");
 		return NULL;
 	}
 	if (!conv) {
@@ -387,29 +388,18 @@ static PyMethodDef ctx_methods[] = {
 	{ NULL, NULL, 0, NULL },
 };
 
+/* pypk_opt_str; unless optional also present and non-empty. */
 static int need_str(PyObject *o, const char *name, int optional,
 		    const char **out)
 {
-	Py_ssize_t len;
-
-	*out = NULL;
-	if (!o || o == Py_None) {
-		if (optional)
-			return 0;
+	if (pypk_opt_str(o, name, out) < 0)
+		return -1;
+	if (!optional && !*out) {
 		PyErr_Format(PyExc_ValueError, "%s is required", name);
 		return -1;
 	}
-	if (!PyUnicode_Check(o)) {
-		PyErr_Format(PyExc_TypeError, "%s must be str, not %s", name,
-			     Py_TYPE(o)->tp_name);
-		return -1;
-	}
-	*out = PyUnicode_AsUTF8AndSize(o, &len);
-	if (!*out)
-		return -1;
-	if (strlen(*out) != (size_t)len || (!optional && !len)) {
-		PyErr_Format(PyExc_ValueError,
-			     "%s must be a non-empty str without NUL", name);
+	if (!optional && !**out) {
+		PyErr_Format(PyExc_ValueError, "%s must not be empty", name);
 		return -1;
 	}
 	return 0;

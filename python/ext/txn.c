@@ -191,7 +191,7 @@ PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 
 /* ---- constructor -------------------------------------------------------- */
 
-static int opt_str(PyObject *o, const char *name, const char **out)
+int pypk_opt_str(PyObject *o, const char *name, const char **out)
 {
 	Py_ssize_t len;
 
@@ -281,15 +281,15 @@ static PyObject *txn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 			     Py_TYPE(service)->tp_name);
 		return NULL;
 	}
-	if (opt_str(service, "service", &o.service) < 0 ||
-	    opt_str(user, "user", &o.user) < 0 ||
-	    opt_str(confdir, "confdir", &o.confdir) < 0 ||
-	    opt_str(rhost, "rhost", &o.rhost) < 0 ||
-	    opt_str(ruser, "ruser", &o.ruser) < 0 ||
-	    opt_str(tty, "tty", &o.tty) < 0 ||
-	    opt_str(xdisplay, "xdisplay", &o.xdisplay) < 0 ||
-	    opt_str(user_prompt, "user_prompt", &o.user_prompt) < 0 ||
-	    opt_str(authtok_type, "authtok_type", &o.authtok_type) < 0)
+	if (pypk_opt_str(service, "service", &o.service) < 0 ||
+	    pypk_opt_str(user, "user", &o.user) < 0 ||
+	    pypk_opt_str(confdir, "confdir", &o.confdir) < 0 ||
+	    pypk_opt_str(rhost, "rhost", &o.rhost) < 0 ||
+	    pypk_opt_str(ruser, "ruser", &o.ruser) < 0 ||
+	    pypk_opt_str(tty, "tty", &o.tty) < 0 ||
+	    pypk_opt_str(xdisplay, "xdisplay", &o.xdisplay) < 0 ||
+	    pypk_opt_str(user_prompt, "user_prompt", &o.user_prompt) < 0 ||
+	    pypk_opt_str(authtok_type, "authtok_type", &o.authtok_type) < 0)
 		return NULL;
 	if (!*o.service) {
 		PyErr_SetString(PyExc_ValueError, "service must not be empty");
@@ -709,7 +709,7 @@ int pypk_txn_set_item(pypk_txn *self, int item, PyObject *value)
 		PyErr_SetString(PyExc_TypeError, "PAM item value must be str");
 		return -1;
 	}
-	if (opt_str(value, pk_item_name(item), &s) < 0)
+	if (pypk_opt_str(value, pk_item_name(item), &s) < 0)
 		return -1;
 	PK_NOGIL(rc = pk_set_item(self->txn, item, s));
 	if (rc < 0) {
@@ -746,7 +746,7 @@ static PyObject *txn_set_item_m(pypk_txn *self, PyObject *args)
 
 static int env_name(PyObject *name, const char **s)
 {
-	if (opt_str(name, "name", s) < 0)
+	if (pypk_opt_str(name, "name", s) < 0)
 		return -1;
 	if (!*s || !**s || strchr(*s, '=')) {
 		PyErr_SetString(PyExc_ValueError,
@@ -791,7 +791,7 @@ int pypk_txn_setenv(pypk_txn *self, PyObject *name, PyObject *value,
 					"environment value must be str");
 			return -1;
 		}
-		if (opt_str(value, "value", &v) < 0)
+		if (pypk_opt_str(value, "value", &v) < 0)
 			return -1;
 		PK_NOGIL(rc = readonly ? pk_misc_setenv(self->txn, s, v, true)
 			      : pk_setenv(self->txn, s, v));
