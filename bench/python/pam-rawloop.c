@@ -2,7 +2,8 @@
  * pam-rawloop - the raw libpam baseline for bench_auth.py: N logins of
  * pam_start_confdir / pam_authenticate / pam_end with a plain C
  * conversation answering every PAM_PROMPT_ECHO_OFF.  Prints the wall time
- * per login in microseconds, so the caller can interleave it with its own
+ * and the CPU time (user + system) per login in microseconds, measured
+ * around the loop only, so the caller can interleave it with its own
  * rounds.
  *
  * usage: pam-rawloop CONFDIR SERVICE USER PASSWORD N [pin]
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <security/pam_appl.h>
 
 static int conv(int n, const struct pam_message **msg,
@@ -40,6 +42,15 @@ fail:
 	return PAM_BUF_ERR;
 }
 
+static double cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	       ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -52,7 +63,7 @@ int main(int argc, char **argv)
 {
 	struct pam_conv c = { conv, NULL };
 	pam_handle_t *pin = NULL;
-	double t0;
+	double t0, c0;
 	long n;
 
 	if ((argc != 6 && argc != 7) ||
@@ -69,6 +80,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t0 = now_us();
+	c0 = cpu_us();
 	for (long i = 0; i < n; i++) {
 		pam_handle_t *pamh;
 		int rc = pam_start_confdir(argv[2], argv[3], &c, argv[1],
@@ -85,7 +97,8 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 	}
-	printf("%.3f\n", (now_us() - t0) / (double)n);
+	printf("%.3f %.3f\n", (now_us() - t0) / (double)n,
+	       (cpu_us() - c0) / (double)n);
 	if (pin)
 		pam_end(pin, PAM_SUCCESS);
 	return 0;
