@@ -179,16 +179,14 @@ class UserPamAuthenticator:
             raise RuntimeError('No authentication in progress')
         if isinstance(responses, (str, bytes)):
             raise TypeError('responses must be a list of str or None')
-        # The batch may have timed out while the caller thought: then the
-        # operation already ended and poll() has its final code.
-        rc = self.ctx.poll()
-        if rc is None or rc == PAMCode.PAM_CONV_AGAIN:
-            try:
-                rc = self.ctx.answer(list(responses))
-            except RuntimeError:
-                rc = self.ctx.poll()
-                if rc is None:
-                    raise
+        try:
+            rc = self.ctx.answer(list(responses))
+        except RuntimeError:
+            # The batch timed out while the caller thought: the operation
+            # already ended and poll() has its final code.
+            rc = self.ctx.poll()
+            if rc is None:
+                raise
         return self._auth_result(rc)
 
     # ---- account and session ---------------------------------------------
