@@ -167,3 +167,27 @@ def test_authenticator_names():
     st = truenas_authenticator.AuthenticatorState()
     assert st.otpw_possible and st.twofactor_possible
     assert truenas_authenticator.__version__
+
+
+def test_threaded_context_dropped_mid_conversation(confdir, two_rounds):
+    import gc
+    import weakref
+    from conftest import fd_count
+
+    def one():
+        holder = []
+        ctx = threaded(confdir, two_rounds, conversation_private_data=holder)
+        holder.append(ctx)          # a cycle: only the collector frees it
+        assert ctx.begin_authentication()
+        return weakref.ref(ctx)
+
+    one()
+    gc.collect()
+    fds = fd_count()
+    refs = [one() for _ in range(50)]
+    gc.collect()
+    assert all(r() is None for r in refs)
+    deadline = time.time() + 5
+    while time.time() < deadline and fd_count() > fds:
+        time.sleep(0.05)
+    assert fd_count() <= fds
