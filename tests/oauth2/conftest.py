@@ -248,19 +248,23 @@ class Env:
                 (self.idp.issuer, self.pki / "ca.pem", self.cache, extra)).strip()
 
     def run(self, token, user="alice", args=None, extra="", env=None, loops=None,
-            direct=False):
-        """Runs one login; returns the PAM result code."""
+            direct=False, capture_log=True):
+        """Runs one login; returns the PAM result code. capture_log=False
+        (benchmark) leaves syslog() to the C library instead of the shim."""
         self.tokens.append(token)
         svc = self.service(args if args is not None else self.std_args(extra))
         e = dict(os.environ)
         e.pop("https_proxy", None)
         e.update(env or {})
         e["OA2_SYSLOG_FILE"] = str(self.syslog)
-        pre = [str(SHIM)]
+        pre = [str(SHIM)] if capture_log else []
         if self.asan:
             pre.insert(0, self.asan)
             e.setdefault("ASAN_OPTIONS", "detect_leaks=0")
-        e["LD_PRELOAD"] = ":".join(pre)
+        if pre:
+            e["LD_PRELOAD"] = ":".join(pre)
+        else:
+            e.pop("LD_PRELOAD", None)
         argv = [str(DRIVER), str(self.confdir), svc, user]
         if loops:
             argv.append(str(loops))

@@ -8,8 +8,8 @@
  * pam_sm_authenticate LOOPS times on one handle, without libpam's dispatch.
  * Prints "rc=<n> <pam_strerror>" (last result) and, with LOOPS, the time of
  * LOOPS pam_authenticate calls on one handle and of one full
- * pam_start..pam_end login. Without LOOPS it also prints curl_loaded=0|1:
- * whether libcurl got mapped into the process.
+ * pam_start..pam_end login. Every form also prints curl_loaded=0|1: whether
+ * libcurl is mapped into the process (/proc/self/maps) at the end.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -76,6 +76,24 @@ static int login(const char *confdir, const char *svc, const char *user,
 	return rc;
 }
 
+/* The module dlopen()s libcurl RTLD_NODELETE: still mapped if it was used. */
+static void print_curl_loaded(void)
+{
+	char line[4096];
+	int found = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (f == NULL) {
+		printf("curl_loaded=unknown\n");
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "/libcurl") != NULL)
+			found = 1;
+	fclose(f);
+	printf("curl_loaded=%d\n", found);
+}
+
 typedef int (*sm_auth_fn)(pam_handle_t *, int, int, const char **);
 
 static int direct(char **argv, int argc)
@@ -107,6 +125,7 @@ static int direct(char **argv, int argc)
 	printf("loops=%ld seconds=%.6f per_second=%.1f\n", loops, t, loops / t);
 	pam_end(pamh, rc);
 	dlclose(mod);
+	print_curl_loaded();
 	return 0;
 }
 
@@ -131,15 +150,9 @@ int main(int argc, char **argv)
 	if (argc == 5)
 		loops = strtol(argv[4], NULL, 10);
 	if (loops <= 0) {
-		void *curl;
-
 		rc = login(argv[1], argv[2], argv[3], 1, NULL);
 		printf("rc=%d %s\n", rc, pam_strerror(NULL, rc));
-		/* the module opens libcurl RTLD_NODELETE: still mapped if used */
-		curl = dlopen("libcurl.so.4", RTLD_NOW | RTLD_NOLOAD);
-		printf("curl_loaded=%d\n", curl != NULL);
-		if (curl != NULL)
-			dlclose(curl);
+		print_curl_loaded();
 		return 0;
 	}
 	rc = login(argv[1], argv[2], argv[3], loops, &t);
@@ -148,5 +161,6 @@ int main(int argc, char **argv)
 	t0 = now_s();
 	rc = login(argv[1], argv[2], argv[3], 1, NULL);
 	printf("login_rc=%d login_ms=%.3f\n", rc, (now_s() - t0) * 1e3);
+	print_curl_loaded();
 	return 0;
 }
