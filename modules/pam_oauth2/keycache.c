@@ -3,7 +3,8 @@
  * The on-disk cache is still opened, checked (O_NOFOLLOW, fstat owner/mode/
  * size) and read on every call.  What is skipped on a hit is only the work
  * that is a pure function of those bytes: JSON parse, JWKS checks, key
- * selection and the JWK -> EVP_PKEY import.  A hit requires the same file
+ * selection, the JWK -> EVP_PKEY import and the algorithm fetches of the
+ * verify context (a prepared context is copied per call).  A hit requires the same file
  * identity (dev, ino, size, mtime), byte-for-byte the same content as just
  * read, the same configured issuer and algorithm and the same kid bytes; any
  * rotation or tampering (new content, rename over the file) therefore misses.  Bounded to
@@ -25,6 +26,7 @@ struct slot {
 	unsigned char kid[OA2_MAX_KID];
 	size_t kidlen;
 	EVP_PKEY *pkey;
+	EVP_MD_CTX *tmpl;	/* verify context prepared for pkey and alg */
 	long long fetched_at;
 	unsigned long long used;
 };
@@ -67,6 +69,7 @@ static int same(const struct slot *s, const struct oa2_ident *id,
 static void slot_clear(struct slot *s)
 {
 	EVP_PKEY_free(s->pkey);
+	EVP_MD_CTX_free(s->tmpl);
 	free(s->doc);
 	free(s->issuer);
 	memset(s, 0, sizeof(*s));
@@ -75,27 +78,37 @@ static void slot_clear(struct slot *s)
 int oa2_keycache_get(const struct oa2_ident *id, const char *doc,
 		     size_t doclen, const char *issuer,
 		     enum oa2_alg alg, const char *kid, size_t kidlen,
-		     EVP_PKEY **pkey, long long *fetched_at)
+		     EVP_PKEY **pkey, EVP_MD_CTX **md, long long *fetched_at)
 {
+	EVP_MD_CTX *copy = EVP_MD_CTX_new();
 	int rc = OA2_ENOKEY;
 
 	*pkey = NULL;
-	if (kidlen > OA2_MAX_KID || pthread_mutex_lock(&lock) != 0)
+	*md = NULL;
+	if (copy == NULL)
+		return OA2_ENOMEM;
+	if (kidlen > OA2_MAX_KID || pthread_mutex_lock(&lock) != 0) {
+		EVP_MD_CTX_free(copy);
 		return OA2_ENOKEY;
+	}
 	for (size_t i = 0; i < OA2_KEYCACHE_SLOTS; i++) {
 		struct slot *s = &slots[i];
 
 		if (!same(s, id, doc, doclen, issuer, alg, kid, kidlen))
 			continue;
-		if (EVP_PKEY_up_ref(s->pkey) != 1)
+		if (EVP_MD_CTX_copy_ex(copy, s->tmpl) != 1 ||
+		    EVP_PKEY_up_ref(s->pkey) != 1)
 			break;
 		*pkey = s->pkey;
+		*md = copy;
+		copy = NULL;
 		*fetched_at = s->fetched_at;
 		s->used = ++tick;
 		rc = OA2_OK;
 		break;
 	}
 	pthread_mutex_unlock(&lock);
+	EVP_MD_CTX_free(copy);
 	return rc;
 }
 
@@ -106,14 +119,17 @@ void oa2_keycache_put(const struct oa2_ident *id, const char *doc,
 {
 	struct slot *victim = NULL;
 	char *iss = NULL, *copy = NULL;
+	EVP_MD_CTX *tmpl = NULL;
 
-	if (kidlen > OA2_MAX_KID || doclen == 0 || doclen > OA2_KEYCACHE_DOC)
+	if (kidlen > OA2_MAX_KID || doclen == 0 || doclen > OA2_KEYCACHE_DOC ||
+	    oa2_verify_init(pkey, alg, &tmpl) != OA2_OK)
 		return;
 	iss = strdup(issuer);
 	copy = malloc(doclen);
 	if (iss == NULL || copy == NULL || pthread_mutex_lock(&lock) != 0) {
 		free(iss);
 		free(copy);
+		EVP_MD_CTX_free(tmpl);
 		return;
 	}
 	memcpy(copy, doc, doclen);
@@ -148,12 +164,15 @@ void oa2_keycache_put(const struct oa2_ident *id, const char *doc,
 		memcpy(victim->kid, kid, kidlen);
 	victim->kidlen = kidlen;
 	victim->pkey = pkey;
+	victim->tmpl = tmpl;
+	tmpl = NULL;
 	victim->fetched_at = fetched_at;
 	victim->used = ++tick;
 out:
 	pthread_mutex_unlock(&lock);
 	free(iss);
 	free(copy);
+	EVP_MD_CTX_free(tmpl);
 }
 
 size_t oa2_keycache_count(void)

@@ -87,6 +87,10 @@ int oa2_jwks_select(json_t *jwks, enum oa2_alg alg, const char *kid,
 int oa2_jwks_check(json_t *jwks);
 
 /* verify.c */
+int oa2_verify_init(EVP_PKEY *pkey, enum oa2_alg alg, EVP_MD_CTX **out);
+int oa2_verify_with(EVP_MD_CTX *md, EVP_PKEY *pkey, enum oa2_alg alg,
+		    const unsigned char *msg, size_t msglen,
+		    const unsigned char *sig, size_t siglen);
 int oa2_verify(EVP_PKEY *pkey, enum oa2_alg alg, const unsigned char *msg,
 	       size_t msglen, const unsigned char *sig, size_t siglen);
 
@@ -125,7 +129,7 @@ void oa2_entry_clear(struct oa2_entry *e);
 int oa2_keycache_get(const struct oa2_ident *id, const char *doc,
 		     size_t doclen, const char *issuer, enum oa2_alg alg,
 		     const char *kid, size_t kidlen, EVP_PKEY **pkey,
-		     long long *fetched_at);
+		     EVP_MD_CTX **md, long long *fetched_at);
 void oa2_keycache_put(const struct oa2_ident *id, const char *doc,
 		      size_t doclen, const char *issuer, enum oa2_alg alg,
 		      const char *kid, size_t kidlen, EVP_PKEY *pkey,

@@ -148,17 +148,19 @@ static void store(struct ctx *c, const struct oa2_entry *e)
  */
 static int warm_key(const struct oa2_config *cfg, const struct oa2_jws *jws,
 		    time_t now, const struct oa2_ident *id, const char *doc,
-		    size_t len, EVP_PKEY **pkey)
+		    size_t len, EVP_PKEY **pkey, EVP_MD_CTX **md)
 {
 	long long fat = 0;
 
 	if (oa2_keycache_get(id, doc, len, cfg->issuer, cfg->alg, jws->kid,
-			     jws->kidlen, pkey, &fat) != OA2_OK)
+			     jws->kidlen, pkey, md, &fat) != OA2_OK)
 		return 0;
 	if (fat <= now && now - fat < cfg->cache_ttl)
 		return 1;
 	EVP_PKEY_free(*pkey);
+	EVP_MD_CTX_free(*md);
 	*pkey = NULL;
+	*md = NULL;
 	return 0;
 }
 
@@ -212,6 +214,7 @@ static int authenticate(struct ctx *c, const char *user, const char *tok,
 	struct oa2_ident id;
 	json_t *key = NULL;
 	EVP_PKEY *pkey = NULL;
+	EVP_MD_CTX *md = NULL;
 	char *buf = NULL;
 	size_t len = 0;
 	time_t now = time(NULL);
@@ -223,7 +226,7 @@ static int authenticate(struct ctx *c, const char *user, const char *tok,
 		return PAM_AUTH_ERR;
 	if (cfg->cache_ttl > 0 &&
 	    oa2_cache_read(cfg, &buf, &len, &id) == OA2_OK) {
-		if (warm_key(cfg, &jws, now, &id, buf, len, &pkey))
+		if (warm_key(cfg, &jws, now, &id, buf, len, &pkey, &md))
 			goto verify;
 		if (oa2_cache_parse(cfg, buf, len, &e) == OA2_OK) {
 			from_file = 1;
@@ -256,9 +259,13 @@ static int authenticate(struct ctx *c, const char *user, const char *tok,
 	if (from_file)
 		oa2_keycache_put(&id, buf, len, cfg->issuer, cfg->alg, jws.kid,
 				 jws.kidlen, pkey, e.fetched_at);
+	if (oa2_verify_init(pkey, cfg->alg, &md) != OA2_OK) {
+		*reason = "key unusable for algorithm";
+		goto out;
+	}
 verify:
-	if (oa2_verify(pkey, cfg->alg, (const unsigned char *)tok,
-		       jws.signing_len, jws.sig, jws.siglen) != OA2_OK) {
+	if (oa2_verify_with(md, pkey, cfg->alg, (const unsigned char *)tok,
+			    jws.signing_len, jws.sig, jws.siglen) != OA2_OK) {
 		*reason = "signature verification failed";
 		goto out;
 	}
@@ -266,6 +273,7 @@ verify:
 		goto out;
 	ret = PAM_SUCCESS;
 out:
+	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(pkey);
 	free(buf);
 	oa2_entry_clear(&e);

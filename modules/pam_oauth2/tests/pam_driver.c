@@ -6,6 +6,10 @@
  *   oa2-pam-driver CONFDIR SERVICE USER LOOPS --direct MODULE ARGS...
  * The --direct form (benchmark) dlopen()s MODULE and calls its
  * pam_sm_authenticate LOOPS times on one handle, without libpam's dispatch.
+ * With LOOPS, stdin may hold several tokens separated by NUL bytes: call i
+ * answers token i % n, and "rcs=" lists every result (same handle, so the
+ * module's in-process key cache stays warm between calls).
+ * OA2_DRIVER_CONV_FAIL=1 makes the conversation fail (PAM_CONV_ERR).
  * Prints "rc=<n> <pam_strerror>" (last result) and, with LOOPS, the time of
  * LOOPS pam_authenticate calls on one handle and of one full
  * pam_start..pam_end login. Every form also prints curl_loaded=0|1: whether
@@ -18,7 +22,11 @@
 #include <time.h>
 #include <security/pam_appl.h>
 
-static char token[2 * 1024 * 1024];
+static char input[2 * 1024 * 1024 + 1];
+static const char *token = input;
+static const char *tokens[64];
+static size_t n_tokens;
+static char rcs[64 * 1024];	/* "0,7,..." of the last loop */
 
 static int conv(int n, const struct pam_message **msg,
 		struct pam_response **resp, void *ad)
@@ -26,7 +34,7 @@ static int conv(int n, const struct pam_message **msg,
 	struct pam_response *r;
 
 	(void)ad;
-	if (n <= 0 || n > PAM_MAX_NUM_MSG)
+	if (n <= 0 || n > PAM_MAX_NUM_MSG || getenv("OA2_DRIVER_CONV_FAIL"))
 		return PAM_CONV_ERR;
 	r = calloc((size_t)n, sizeof(*r));
 	if (r == NULL)
@@ -68,10 +76,19 @@ static int login(const char *confdir, const char *svc, const char *user,
 		return rc;
 	}
 	t0 = now_s();
-	for (long i = 0; i < loops; i++)
+	rcs[0] = '\0';
+	for (long i = 0; i < loops; i++) {
+		size_t used = strlen(rcs);
+
+		token = tokens[(size_t)i % n_tokens];
 		rc = pam_authenticate(pamh, 0);
+		if (n_tokens > 1)
+			snprintf(rcs + used, sizeof(rcs) - used, "%s%d",
+				 i == 0 ? "" : ",", rc);
+	}
 	if (loop_time)
 		*loop_time = now_s() - t0;
+	token = tokens[0];
 	pam_end(pamh, rc);
 	return rc;
 }
@@ -136,17 +153,19 @@ int main(int argc, char **argv)
 	int rc;
 	double t, t0;
 
-	if (argc >= 7 && strcmp(argv[5], "--direct") == 0) {
-		n = fread(token, 1, sizeof(token) - 1, stdin);
-		token[n] = '\0';
+	n = fread(input, 1, sizeof(input) - 1, stdin);
+	input[n] = '\0';
+	/* NUL-separated tokens (a trailing NUL ends the last one) */
+	for (size_t i = 0; i < n && n_tokens < 64; i += strlen(input + i) + 1)
+		tokens[n_tokens++] = input + i;
+	if (n_tokens == 0)
+		tokens[n_tokens++] = input;
+	if (argc >= 7 && strcmp(argv[5], "--direct") == 0)
 		return direct(argv, argc);
-	}
 	if (argc < 4 || argc > 5) {
 		fprintf(stderr, "usage: %s CONFDIR SERVICE USER [LOOPS]\n", argv[0]);
 		return 2;
 	}
-	n = fread(token, 1, sizeof(token) - 1, stdin);
-	token[n] = '\0';
 	if (argc == 5)
 		loops = strtol(argv[4], NULL, 10);
 	if (loops <= 0) {
@@ -157,6 +176,8 @@ int main(int argc, char **argv)
 	}
 	rc = login(argv[1], argv[2], argv[3], loops, &t);
 	printf("rc=%d %s\n", rc, pam_strerror(NULL, rc));
+	if (n_tokens > 1)
+		printf("rcs=%s\n", rcs);
 	printf("loops=%ld seconds=%.6f per_second=%.1f\n", loops, t, loops / t);
 	t0 = now_s();
 	rc = login(argv[1], argv[2], argv[3], 1, NULL);

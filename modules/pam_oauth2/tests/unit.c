@@ -512,6 +512,102 @@ static void test_cache(void **st)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* keycache: hits only for identical file identity, bytes, issuer, alg, kid */
+static int kc_get(const struct oa2_ident *id, const char *doc,
+		  const char *iss, enum oa2_alg alg, const char *kid,
+		  EVP_PKEY *want)
+{
+	EVP_PKEY *k = NULL;
+	EVP_MD_CTX *md = NULL;
+	long long fat = 0;
+	int rc = oa2_keycache_get(id, doc, strlen(doc), iss, alg, kid,
+				  kid ? strlen(kid) : 0, &k, &md, &fat);
+
+	if (rc == OA2_OK) {
+		assert_ptr_equal(k, want);
+		assert_non_null(md);
+		assert_int_equal(fat, 42);
+	} else {
+		assert_null(k);
+		assert_null(md);
+	}
+	EVP_PKEY_free(k);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+static void test_keycache(void **st)
+{
+	(void)st;
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	struct oa2_ident id = { 1, 2, 3, 4, 5 }, id2 = id;
+	const char *doc = "{\"jwks\":1}", *iss = "https://idp.example";
+	const char *msg = "header.payload";
+	unsigned char sig[512];
+	char name[16];
+
+	assert_non_null(k);
+	oa2_keycache_flush();
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, "a", k), OA2_ENOKEY);
+	oa2_keycache_put(&id, doc, strlen(doc), iss, OA2_PS256, "a", 1, k, 42);
+	assert_int_equal(oa2_keycache_count(), 1);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, "a", k), OA2_OK);
+	/* the copied verify context carries the PSS parameters */
+	{
+		EVP_PKEY *g = NULL;
+		EVP_MD_CTX *md = NULL;
+		long long fat;
+		size_t sl = sign(k, "SHA256", 1, RSA_PSS_SALTLEN_DIGEST, msg,
+				 sig, sizeof(sig));
+
+		for (int salt0 = 0; salt0 < 2; salt0++) {
+			if (salt0)
+				sl = sign(k, "SHA256", 1, 0, msg, sig, sizeof(sig));
+			assert_int_equal(oa2_keycache_get(&id, doc, strlen(doc),
+							  iss, OA2_PS256, "a",
+							  1, &g, &md, &fat),
+					 OA2_OK);
+			assert_int_equal(oa2_verify_with(md, g, OA2_PS256,
+							 (const unsigned char *)msg,
+							 strlen(msg), sig, sl),
+					 salt0 ? OA2_EINVAL : OA2_OK);
+			EVP_PKEY_free(g);
+			EVP_MD_CTX_free(md);
+		}
+	}
+	/* any difference misses: content, identity, issuer, alg, kid */
+	assert_int_equal(kc_get(&id, "{\"jwks\":2}", iss, OA2_PS256, "a", k),
+			 OA2_ENOKEY);
+	id2.ino = 99;
+	assert_int_equal(kc_get(&id2, doc, iss, OA2_PS256, "a", k), OA2_ENOKEY);
+	id2 = id;
+	id2.mtime_nsec = 6;
+	assert_int_equal(kc_get(&id2, doc, iss, OA2_PS256, "a", k), OA2_ENOKEY);
+	assert_int_equal(kc_get(&id, doc, "https://idp.example/", OA2_PS256,
+				"a", k), OA2_ENOKEY);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_RS256, "a", k), OA2_ENOKEY);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, "b", k), OA2_ENOKEY);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, NULL, k), OA2_ENOKEY);
+	/* bounded: LRU eviction keeps at most OA2_KEYCACHE_SLOTS keys */
+	for (int i = 0; i < 2 * OA2_KEYCACHE_SLOTS; i++) {
+		snprintf(name, sizeof(name), "k%d", i);
+		oa2_keycache_put(&id, doc, strlen(doc), iss, OA2_PS256, name,
+				 strlen(name), k, 42);
+		assert_true(oa2_keycache_count() <= OA2_KEYCACHE_SLOTS);
+	}
+	assert_int_equal(oa2_keycache_count(), OA2_KEYCACHE_SLOTS);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, "a", k), OA2_ENOKEY);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, "k31", k), OA2_OK);
+	/* an EC key is never memoized for an RSA algorithm */
+	oa2_keycache_flush();
+	EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(ec);
+	oa2_keycache_put(&id, doc, strlen(doc), iss, OA2_RS256, "e", 1, ec, 42);
+	assert_int_equal(oa2_keycache_count(), 0);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(k);
+}
+
 static void test_escape(void **st)
 {
 	(void)st;
@@ -529,7 +625,8 @@ int main(void)
 		cmocka_unit_test(test_json), cmocka_unit_test(test_jws),
 		cmocka_unit_test(test_claims), cmocka_unit_test(test_rsa),
 		cmocka_unit_test(test_ec), cmocka_unit_test(test_select),
-		cmocka_unit_test(test_cache), cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_cache), cmocka_unit_test(test_keycache),
+		cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
