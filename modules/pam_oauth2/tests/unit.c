@@ -120,10 +120,40 @@ static void test_config(void **st)
 		{ "issuer=https://idp.example", "aud=a", "bogus=1" },
 		{ "issuer=https://idp.example", "aud=a", "cache_dir=rel" },
 		{ "issuer=https://idp.example", "aud=", NULL },
+		{ "issuer=https://idp.example", "aud=a", "timeout=0" },
+		{ "issuer=https://idp.example", "aud=a", "timeout=121" },
+		{ "issuer=https://idp.example", "aud=a", "cache_ttl=604801" },
+		{ "issuer=https://idp.example", "aud=a", "min_refresh_interval=86401" },
+		{ "issuer=https://idp.example", "aud=a", "max_token_len=63" },
+		{ "issuer=https://idp.example", "aud=a", "max_token_len=+100" },
+		{ "issuer=https://idp.example", "aud=a", "ca_file=ca.pem" },
+		{ "issuer=https://idp.example", "aud=a", "leeway" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int n = bad[i][1] == NULL ? 1 : bad[i][2] == NULL ? 2 : 3;
 		assert_int_not_equal(parse(n, bad[i], &c), 0);
+	}
+	/* every numeric and path option lands in its own field */
+	const char *all[] = { "issuer=https://idp.example", "aud=a",
+			      "cache_ttl=604800", "leeway=300", "timeout=120",
+			      "min_refresh_interval=0", "max_token_len=64",
+			      "cache_dir=/c", "ca_file=/ca.pem", "proxy=" };
+	assert_int_equal(parse(10, all, &c), 0);
+	assert_int_equal(c.cache_ttl, 604800);
+	assert_int_equal(c.leeway, 300);
+	assert_int_equal(c.timeout, 120);
+	assert_int_equal(c.min_refresh_interval, 0);
+	assert_int_equal(c.max_token_len, 64);
+	assert_string_equal(c.cache_dir, "/c");
+	assert_string_equal(c.ca_file, "/ca.pem");
+	assert_string_equal(c.proxy, "");
+	{
+		char err[OA2_ERRLEN];
+		const char *t[] = { "issuer=https://idp.example", "aud=a",
+				    "timeout=0" };
+
+		assert_int_not_equal(oa2_config_parse(&c, 3, t, err, sizeof(err)), 0);
+		assert_string_equal(err, "timeout must be 1..120");
 	}
 }
 
