@@ -10,16 +10,25 @@
  * answers token i % n, and "rcs=" lists every result (same handle, so the
  * module's in-process key cache stays warm between calls).
  * OA2_DRIVER_CONV_FAIL=1 makes the conversation fail (PAM_CONV_ERR).
+ *   oa2-pam-driver --floor CACHEFILE LOOPS
+ * (benchmark) times what every warm validation must do besides crypto: the
+ * cache file's safe-open (lstat dir, open, fstat, read, close, geteuid) and
+ * one syslog() line; prints floor_us=<microseconds per call>.
  * Prints "rc=<n> <pam_strerror>" (last result) and, with LOOPS, the time of
  * LOOPS pam_authenticate calls on one handle and of one full
  * pam_start..pam_end login. Every form also prints curl_loaded=0|1: whether
  * libcurl is mapped into the process (/proc/self/maps) at the end.
  */
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <security/pam_appl.h>
 
 static char input[2 * 1024 * 1024 + 1];
@@ -146,6 +155,31 @@ static int direct(char **argv, int argc)
 	return 0;
 }
 
+static int floor_cost(const char *file, long loops)
+{
+	char dir[4096], buf[65536];
+	struct stat st;
+	double t0;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", file);
+	dirname(dir);
+	t0 = now_s();
+	for (long i = 0; i < loops; i++) {
+		if (lstat(dir, &st) != 0)
+			return 1;
+		fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0 || fstat(fd, &st) != 0 || read(fd, buf, sizeof(buf)) < 0 ||
+		    st.st_uid != geteuid())
+			return 1;
+		close(fd);
+		syslog(LOG_AUTH | LOG_INFO, "pam_oauth2(%s): authentication "
+		       "succeeded for user '%s'", "bench", "alice");
+	}
+	printf("floor_us=%.3f\n", (now_s() - t0) / (double)loops * 1e6);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t n;
@@ -153,6 +187,8 @@ int main(int argc, char **argv)
 	int rc;
 	double t, t0;
 
+	if (argc == 4 && strcmp(argv[1], "--floor") == 0)
+		return floor_cost(argv[2], strtol(argv[3], NULL, 10));
 	n = fread(input, 1, sizeof(input) - 1, stdin);
 	input[n] = '\0';
 	/* NUL-separated tokens (a trailing NUL ends the last one) */
