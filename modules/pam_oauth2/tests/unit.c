@@ -1,4 +1,5 @@
 /* Unit tests of pam_oauth2's layers, without PAM. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -638,6 +639,67 @@ static void test_keycache(void **st)
 	EVP_PKEY_free(k);
 }
 
+/* Several threads hitting, inserting and evicting at once (ASan/UBSan run). */
+struct kc_arg {
+	EVP_PKEY *k;
+	int id;
+	int hits, bad;
+};
+
+static void *kc_thread(void *p)
+{
+	struct kc_arg *a = p;
+	struct oa2_ident id = { 1, 2, 3, 4, 5 };
+	const char *doc = "{}";
+	char kid[16];
+
+	for (int i = 0; i < 300; i++) {
+		EVP_PKEY *g = NULL;
+		EVP_MD_CTX *md = NULL;
+		long long fat;
+
+		/* first 4 kids per thread (16 in all: they fit), then 24 (evictions) */
+		snprintf(kid, sizeof(kid), "t%d-%d", a->id, i < 150 ? i % 4 : i % 24);
+		if (oa2_keycache_get(&id, doc, 2, "https://i", OA2_RS256, kid,
+				     strlen(kid), &g, &md, &fat) == OA2_OK) {
+			a->hits++;
+			a->bad += g != a->k || md == NULL || fat != 42;
+			EVP_PKEY_free(g);
+			EVP_MD_CTX_free(md);
+		} else {
+			oa2_keycache_put(&id, doc, 2, "https://i", OA2_RS256,
+					 kid, strlen(kid), a->k, 42);
+		}
+	}
+	return NULL;
+}
+
+static void test_keycache_threads(void **st)
+{
+	(void)st;
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	pthread_t th[4];
+	struct kc_arg args[4];
+
+	assert_non_null(k);
+	oa2_keycache_flush();
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct kc_arg){ k, i, 0, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, kc_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_true(oa2_keycache_count() <= OA2_KEYCACHE_SLOTS);
+	/* hits happened, and each returned the stored key and a context */
+	for (int i = 0; i < 4; i++) {
+		assert_true(args[i].hits > 0);
+		assert_int_equal(args[i].bad, 0);
+	}
+	oa2_keycache_flush();
+	assert_int_equal(oa2_keycache_count(), 0);
+	EVP_PKEY_free(k);
+}
+
 static void test_escape(void **st)
 {
 	(void)st;
@@ -656,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_claims), cmocka_unit_test(test_rsa),
 		cmocka_unit_test(test_ec), cmocka_unit_test(test_select),
 		cmocka_unit_test(test_cache), cmocka_unit_test(test_keycache),
+		cmocka_unit_test(test_keycache_threads),
 		cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
