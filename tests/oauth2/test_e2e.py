@@ -145,7 +145,9 @@ def test_es256_signature_forms(env):
     n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
     bad = [der, head + "." + b64u(b"\0" * 2 + raw), head + "." + b64u(raw[:63]),
            head + "." + b64u(b"\0" * 32 + raw[32:]), head + "." + b64u(raw[:32] + b"\0" * 32),
-           head + "." + b64u(n.to_bytes(32, "big") + raw[32:])]
+           head + "." + b64u(n.to_bytes(32, "big") + raw[32:]),
+           head + "." + b64u(raw[:32] + n.to_bytes(32, "big")),
+           head + "." + b64u(raw[:32] + (n + 1).to_bytes(32, "big"))]
     for t in bad:
         assert env.run(t, extra="algorithm=ES256") == PAM_AUTH_ERR
 
@@ -389,13 +391,15 @@ def test_token_of_4095_bytes(env):
     assert "4095" in env.log()
 
 
-@pytest.mark.parametrize("mut", ["pad", "pad2", "plus", "space", "newline", "mod1",
-                                 "trailbits", "empty", "two", "four", "five", "json"])
+@pytest.mark.parametrize("mut", ["pad", "pad2", "padgarbage", "plus", "space", "newline",
+                                 "mod1", "trailbits", "empty", "two", "four", "five",
+                                 "json"])
 def test_malformed_encoding(env, mut):
     setup_idp(env)
     t = tok(env)
     h, p, s = t.split(".")
     v = {"pad": h + "=." + p + "." + s, "pad2": h + "." + p + "." + s + "==",
+         "padgarbage": h + "." + p + "." + s + "==AAAA",
          "plus": h + "." + p + "." + s.replace("-", "+").replace("_", "/") + "+/",
          "space": h + ". " + p + "." + s, "newline": t + "\n" + "x",
          "mod1": h + "." + p + "." + s + "A", "trailbits": h + "." + p + "." + s[:-1] +
