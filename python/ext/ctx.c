@@ -255,6 +255,11 @@ static PyObject *ctx_begin_auth(pypk_ctx *self, PyObject *args, PyObject *kw)
 			   FLAG(silent, PAM_SILENT) |
 			   FLAG(dna, PAM_DISALLOW_NULL_AUTHTOK), NULL, ms,
 			   &timed_out);
+	if (rc < 0 && !self->txn->started) {
+		/* refused before PAM ran (e.g. by an audit hook): retryable */
+		self->auth_state = AUTH_IDLE;
+		return NULL;
+	}
 	return step_result(self, rc, timed_out);
 }
 

@@ -191,3 +191,25 @@ def test_threaded_context_dropped_mid_conversation(confdir, two_rounds):
     while time.time() < deadline and fd_count() > fds:
         time.sleep(0.05)
     assert fd_count() <= fds
+
+
+REFUSE = []
+
+
+def _refusing_hook(event, args):
+    if REFUSE and event == 'truenas_pypam.authenticate':
+        raise PermissionError('refused by audit hook')
+
+
+def test_audit_hook_can_refuse_and_begin_is_retryable(confdir, two_rounds):
+    import sys
+    sys.addaudithook(_refusing_hook)   # process-wide; inert unless REFUSE
+    ctx = threaded(confdir, two_rounds)
+    REFUSE.append(1)
+    try:
+        with pytest.raises(PermissionError):
+            ctx.begin_authentication()
+    finally:
+        REFUSE.clear()
+    msgs = ctx.begin_authentication()
+    assert msgs[0].msg == 'Password: '
