@@ -13,7 +13,11 @@
  *   oa2-pam-driver --floor CACHEFILE LOOPS
  * (benchmark) times what every warm validation must do besides crypto: the
  * cache file's safe-open (lstat dir, open, fstat, read, close, geteuid) and
- * one syslog() line; prints floor_us=<microseconds per call>.
+ * one syslog() line; prints floor_us=<microseconds per call> (wall clock)
+ * and floor_cpu_us= (CPU time of this process, user + system).
+ * --direct also prints per_cpu_second=: calls per CPU second of the process
+ * (user + system), the footing of `openssl speed`, which divides by CPU
+ * user time unless given -elapsed.
  * Prints "rc=<n> <pam_strerror>" (last result) and, with LOOPS, the time of
  * LOOPS pam_authenticate calls on one handle and of one full
  * pam_start..pam_end login. Every form also prints curl_loaded=0|1: whether
@@ -28,6 +32,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <security/pam_appl.h>
 
@@ -69,6 +74,17 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) used by this process so far. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0.0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static int login(const char *confdir, const char *svc, const char *user,
@@ -130,7 +146,7 @@ static int direct(char **argv, int argc)
 	sm_auth_fn fn;
 	long loops = strtol(argv[4], NULL, 10);
 	int rc = PAM_SYSTEM_ERR;
-	double t0, t;
+	double t0, t, c0, ct;
 
 	mod = dlopen(argv[6], RTLD_NOW | RTLD_LOCAL);
 	if (mod == NULL) {
@@ -143,12 +159,16 @@ static int direct(char **argv, int argc)
 		dlclose(mod);
 		return 1;
 	}
+	c0 = cpu_s();
 	t0 = now_s();
 	for (long i = 0; i < loops; i++)
 		rc = fn(pamh, 0, argc - 7, (const char **)argv + 7);
 	t = now_s() - t0;
+	ct = cpu_s() - c0;
 	printf("rc=%d %s\n", rc, pam_strerror(NULL, rc));
-	printf("loops=%ld seconds=%.6f per_second=%.1f\n", loops, t, loops / t);
+	printf("loops=%ld seconds=%.6f per_second=%.1f cpu_seconds=%.6f "
+	       "per_cpu_second=%.1f\n", loops, t, loops / t, ct,
+	       ct > 0 ? loops / ct : 0.0);
 	pam_end(pamh, rc);
 	dlclose(mod);
 	print_curl_loaded();
@@ -159,11 +179,12 @@ static int floor_cost(const char *file, long loops)
 {
 	char dir[4096], buf[65536];
 	struct stat st;
-	double t0;
+	double t0, c0;
 	int fd;
 
 	snprintf(dir, sizeof(dir), "%s", file);
 	dirname(dir);
+	c0 = cpu_s();
 	t0 = now_s();
 	for (long i = 0; i < loops; i++) {
 		if (lstat(dir, &st) != 0)
@@ -176,7 +197,9 @@ static int floor_cost(const char *file, long loops)
 		syslog(LOG_AUTH | LOG_INFO, "pam_oauth2(%s): authentication "
 		       "succeeded for user '%s'", "bench", "alice");
 	}
-	printf("floor_us=%.3f\n", (now_s() - t0) / (double)loops * 1e6);
+	printf("floor_us=%.3f floor_cpu_us=%.3f\n",
+	       (now_s() - t0) / (double)loops * 1e6,
+	       (cpu_s() - c0) / (double)loops * 1e6);
 	return 0;
 }
 
