@@ -17,7 +17,9 @@ run_suite() {
 run_suite build
 # Leak detection stays on for the C tests; Python-driven tests preload
 # libasan themselves and disable it where the interpreter would drown it.
-run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+# UBSan only prints by default: make undefined behaviour fail the test.
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
 
 /usr/bin/python3 - <<'PY'
 import json, sys

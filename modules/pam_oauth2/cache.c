@@ -17,6 +17,7 @@ void oa2_entry_clear(struct oa2_entry *e)
 
 int oa2_cache_path(const struct oa2_config *cfg, char *path, size_t len)
 {
+	static const char digits[] = "0123456789abcdef";
 	unsigned char md[32];
 	char hex[65];
 	unsigned int mdlen = 0;
@@ -25,41 +26,47 @@ int oa2_cache_path(const struct oa2_config *cfg, char *path, size_t len)
 	if (EVP_Digest(cfg->issuer, strlen(cfg->issuer), md, &mdlen,
 		       EVP_sha256(), NULL) != 1 || mdlen != 32)
 		return OA2_ENOMEM;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	for (int i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
 	n = snprintf(path, len, "%s/%s.json", cfg->cache_dir, hex);
 	return (n < 0 || (size_t)n >= len) ? OA2_EINVAL : OA2_OK;
 }
 
 /* The directory must be ours and closed to others. */
-static int dir_ok(const char *dir)
+static int dir_ok(const char *dir, uid_t euid)
 {
 	struct stat st;
 
 	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+	    st.st_uid != euid || (st.st_mode & 022) != 0)
 		return 0;
 	return 1;
 }
 
-int oa2_cache_load(const struct oa2_config *cfg, struct oa2_entry *e)
+int oa2_cache_read(const struct oa2_config *cfg, char **bufp, size_t *lenp,
+		   struct oa2_ident *id)
 {
 	char path[4096];
 	struct stat st;
 	char *buf = NULL;
-	json_t *doc = NULL, *j;
 	size_t got = 0;
+	uid_t euid = geteuid();
 	int fd = -1, rc = OA2_ECACHE;
 
-	memset(e, 0, sizeof(*e));
+	*bufp = NULL;
+	*lenp = 0;
+	memset(id, 0, sizeof(*id));
 	if (oa2_cache_path(cfg, path, sizeof(path)) != OA2_OK ||
-	    !dir_ok(cfg->cache_dir))
+	    !dir_ok(cfg->cache_dir, euid))
 		return OA2_ECACHE;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		goto out;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_uid != geteuid() && st.st_uid != 0) ||
+	    (st.st_uid != euid && st.st_uid != 0) ||
 	    (st.st_mode & 022) != 0 || st.st_size <= 0 ||
 	    st.st_size > 2 * OA2_MAX_DOC)
 		goto out;
@@ -74,7 +81,30 @@ int oa2_cache_load(const struct oa2_config *cfg, struct oa2_entry *e)
 			goto out;
 		got += (size_t)r;
 	}
-	doc = oa2_json_object(buf, got);
+	id->dev = (unsigned long long)st.st_dev;
+	id->ino = (unsigned long long)st.st_ino;
+	id->size = (long long)st.st_size;
+	id->mtime_sec = (long long)st.st_mtim.tv_sec;
+	id->mtime_nsec = (long long)st.st_mtim.tv_nsec;
+	*bufp = buf;
+	*lenp = got;
+	buf = NULL;
+	rc = OA2_OK;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int oa2_cache_parse(const struct oa2_config *cfg, const char *buf,
+		    size_t len, struct oa2_entry *e)
+{
+	json_t *doc = NULL, *j;
+	int rc = OA2_ECACHE;
+
+	memset(e, 0, sizeof(*e));
+	doc = oa2_json_object(buf, len);
 	if (doc == NULL)
 		goto out;
 	j = json_object_get(doc, "issuer");
@@ -102,9 +132,21 @@ out:
 	if (rc != OA2_OK)
 		oa2_entry_clear(e);
 	json_decref(doc);
+	return rc;
+}
+
+int oa2_cache_load(const struct oa2_config *cfg, struct oa2_entry *e)
+{
+	struct oa2_ident id;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	rc = oa2_cache_read(cfg, &buf, &len, &id);
+	if (rc == OA2_OK)
+		rc = oa2_cache_parse(cfg, buf, len, e);
 	free(buf);
-	if (fd >= 0)
-		close(fd);
 	return rc;
 }
 
@@ -120,7 +162,7 @@ int oa2_cache_store(const struct oa2_config *cfg, const struct oa2_entry *e)
 		return OA2_ECACHE;
 	if (mkdir(cfg->cache_dir, 0700) != 0 && errno != EEXIST)
 		return OA2_ECACHE;
-	if (!dir_ok(cfg->cache_dir))
+	if (!dir_ok(cfg->cache_dir, geteuid()))
 		return OA2_ECACHE;
 	doc = json_pack("{s:s, s:s, s:I, s:I, s:O}", "issuer", cfg->issuer,
 			"jwks_uri", e->jwks_uri, "fetched_at",

@@ -1,5 +1,6 @@
 /* pam_oauth2: parse and validate the key=value module arguments. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,61 @@ static int parse_long(const char *s, long min, long max, long *out)
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/* Bounded numeric options and absolute-path options, one rule each. */
+static const struct {
+	const char *name;
+	long min, max;
+	size_t off;
+} num_opts[] = {
+	{ "cache_ttl", 0, 86400 * 7, offsetof(struct oa2_config, cache_ttl) },
+	{ "leeway", 0, 300, offsetof(struct oa2_config, leeway) },
+	{ "timeout", 1, 120, offsetof(struct oa2_config, timeout) },
+	{ "min_refresh_interval", 0, 86400,
+	  offsetof(struct oa2_config, min_refresh_interval) },
+	{ "max_token_len", 64, 1024 * 1024,
+	  offsetof(struct oa2_config, max_token_len) },
+};
+
+static const struct {
+	const char *name;
+	size_t off;
+} path_opts[] = {
+	{ "cache_dir", offsetof(struct oa2_config, cache_dir) },
+	{ "ca_file", offsetof(struct oa2_config, ca_file) },
+};
+
+/* 1: key is a numeric or path option and v is valid; -1: invalid; 0: other key */
+static int table_opt(struct oa2_config *cfg, const char *key, size_t klen,
+		     const char *v, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]); i++) {
+		if (strlen(num_opts[i].name) != klen ||
+		    strncmp(key, num_opts[i].name, klen) != 0)
+			continue;
+		if (parse_long(v, num_opts[i].min, num_opts[i].max,
+			       (long *)((char *)cfg + num_opts[i].off)) != 0) {
+			snprintf(err, errlen, "%s must be %ld..%ld",
+				 num_opts[i].name, num_opts[i].min,
+				 num_opts[i].max);
+			return -1;
+		}
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(path_opts) / sizeof(path_opts[0]); i++) {
+		if (strlen(path_opts[i].name) != klen ||
+		    strncmp(key, path_opts[i].name, klen) != 0)
+			continue;
+		if (v[0] != '/') {
+			snprintf(err, errlen, "%s must be absolute",
+				 path_opts[i].name);
+			return -1;
+		}
+		*(const char **)((char *)cfg + path_opts[i].off) = v;
+		return 1;
+	}
 	return 0;
 }
 
@@ -132,50 +188,17 @@ int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
 					 "or unknown): %.32s", v);
 				return -1;
 			}
-		} else if (KEY("cache_ttl")) {
-			if (parse_long(v, 0, 86400 * 7, &cfg->cache_ttl)) {
-				snprintf(err, errlen, "cache_ttl must be 0..604800");
-				return -1;
-			}
-		} else if (KEY("cache_dir")) {
-			if (v[0] != '/') {
-				snprintf(err, errlen, "cache_dir must be absolute");
-				return -1;
-			}
-			cfg->cache_dir = v;
-		} else if (KEY("leeway")) {
-			if (parse_long(v, 0, 300, &cfg->leeway)) {
-				snprintf(err, errlen, "leeway must be 0..300");
-				return -1;
-			}
-		} else if (KEY("timeout")) {
-			if (parse_long(v, 1, 120, &cfg->timeout)) {
-				snprintf(err, errlen, "timeout must be 1..120");
-				return -1;
-			}
-		} else if (KEY("ca_file")) {
-			if (v[0] != '/') {
-				snprintf(err, errlen, "ca_file must be absolute");
-				return -1;
-			}
-			cfg->ca_file = v;
 		} else if (KEY("proxy")) {
 			cfg->proxy = v;
-		} else if (KEY("min_refresh_interval")) {
-			if (parse_long(v, 0, 86400, &cfg->min_refresh_interval)) {
-				snprintf(err, errlen,
-					 "min_refresh_interval must be 0..86400");
-				return -1;
-			}
-		} else if (KEY("max_token_len")) {
-			if (parse_long(v, 64, 1024 * 1024, &cfg->max_token_len)) {
-				snprintf(err, errlen,
-					 "max_token_len must be 64..1048576");
-				return -1;
-			}
 		} else {
-			snprintf(err, errlen, "unknown option: %.64s", a);
-			return -1;
+			int t = table_opt(cfg, a, klen, v, err, errlen);
+
+			if (t < 0)
+				return -1;
+			if (t == 0) {
+				snprintf(err, errlen, "unknown option: %.64s", a);
+				return -1;
+			}
 		}
 #undef KEY
 	}

@@ -87,6 +87,10 @@ int oa2_jwks_select(json_t *jwks, enum oa2_alg alg, const char *kid,
 int oa2_jwks_check(json_t *jwks);
 
 /* verify.c */
+int oa2_verify_init(EVP_PKEY *pkey, enum oa2_alg alg, EVP_MD_CTX **out);
+int oa2_verify_with(EVP_MD_CTX *md, EVP_PKEY *pkey, enum oa2_alg alg,
+		    const unsigned char *msg, size_t msglen,
+		    const unsigned char *sig, size_t siglen);
 int oa2_verify(EVP_PKEY *pkey, enum oa2_alg alg, const unsigned char *msg,
 	       size_t msglen, const unsigned char *sig, size_t siglen);
 
@@ -105,10 +109,33 @@ struct oa2_entry {
 	long long fetched_at;	/* discovery + JWKS fetch time */
 	long long attempt_at;	/* last refetch attempt (rate limit) */
 };
+/* Identity of the cache file as read this call (see keycache.c). */
+struct oa2_ident {
+	unsigned long long dev, ino;
+	long long size, mtime_sec, mtime_nsec;
+};
+int oa2_cache_read(const struct oa2_config *cfg, char **buf, size_t *len,
+		   struct oa2_ident *id);
+int oa2_cache_parse(const struct oa2_config *cfg, const char *buf,
+		    size_t len, struct oa2_entry *e);
 int oa2_cache_path(const struct oa2_config *cfg, char *path, size_t len);
 int oa2_cache_load(const struct oa2_config *cfg, struct oa2_entry *e);
 int oa2_cache_store(const struct oa2_config *cfg, const struct oa2_entry *e);
 void oa2_entry_clear(struct oa2_entry *e);
+
+/* keycache.c: bounded, mutex-guarded memo of imported keys */
+#define OA2_KEYCACHE_SLOTS 16
+#define OA2_KEYCACHE_DOC (64 * 1024)	/* larger cache files are not memoized */
+int oa2_keycache_get(const struct oa2_ident *id, const char *doc,
+		     size_t doclen, const char *issuer, enum oa2_alg alg,
+		     const char *kid, size_t kidlen, EVP_PKEY **pkey,
+		     EVP_MD_CTX **md, long long *fetched_at);
+void oa2_keycache_put(const struct oa2_ident *id, const char *doc,
+		      size_t doclen, const char *issuer, enum oa2_alg alg,
+		      const char *kid, size_t kidlen, EVP_PKEY *pkey,
+		      long long fetched_at);
+size_t oa2_keycache_count(void);
+void oa2_keycache_flush(void);
 
 /* log.c */
 void oa2_log(int prio, const char *service, const char *fmt, ...)

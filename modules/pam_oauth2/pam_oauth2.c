@@ -141,76 +141,131 @@ static void store(struct ctx *c, const struct oa2_entry *e)
 		oa2_log(LOG_WARNING, c->service, "jwks cache write failed");
 }
 
+/*
+ * Warm path: the cache file is opened, checked and read on every call; only
+ * when a key was already imported from exactly these bytes (keycache.c) is the
+ * JSON parse, key selection and import skipped.  Returns 1 on a usable hit.
+ */
+static int warm_key(const struct oa2_config *cfg, const struct oa2_jws *jws,
+		    time_t now, const struct oa2_ident *id, const char *doc,
+		    size_t len, EVP_PKEY **pkey, EVP_MD_CTX **md)
+{
+	long long fat = 0;
+
+	if (oa2_keycache_get(id, doc, len, cfg->issuer, cfg->alg, jws->kid,
+			     jws->kidlen, pkey, md, &fat) != OA2_OK)
+		return 0;
+	if (fat <= now && now - fat < cfg->cache_ttl)
+		return 1;
+	EVP_PKEY_free(*pkey);
+	EVP_MD_CTX_free(*md);
+	*pkey = NULL;
+	*md = NULL;
+	return 0;
+}
+
+/* One rate-limited JWKS refetch for an unknown kid; returns the select rc. */
+static int refetch(struct ctx *c, struct oa2_entry *e, const struct oa2_jws *jws,
+		   time_t now, json_t **key)
+{
+	const struct oa2_config *cfg = c->cfg;
+	long long last = e->attempt_at > e->fetched_at ? e->attempt_at :
+							 e->fetched_at;
+	json_t *jwks = NULL;
+
+	if (now - last < cfg->min_refresh_interval && last <= now) {
+		if (cfg->debug)
+			oa2_log(LOG_DEBUG, c->service, "jwks refetch rate-limited");
+		return OA2_ENOKEY;
+	}
+	e->attempt_at = now;
+	store(c, e); /* stamp before fetching: rate limit */
+	if (fetch_jwks(c, e->jwks_uri, &jwks) != OA2_OK) {
+		oa2_log(LOG_WARNING, c->service, "jwks refetch failed: %s", c->err);
+		return OA2_ENOKEY;
+	}
+	json_decref(e->jwks);
+	e->jwks = jwks;
+	e->fetched_at = now;
+	store(c, e);
+	return oa2_jwks_select(e->jwks, cfg->alg, jws->kid, jws->kidlen, key);
+}
+
+static const char *no_key_reason(struct ctx *c, int rc, const struct oa2_jws *jws)
+{
+	char kid[200];
+
+	if (rc == OA2_EAMBIG)
+		return "several keys match kid (ambiguous)";
+	oa2_escape(jws->kid ? jws->kid : "",
+		   jws->kid ? (jws->kidlen > 64 ? 64 : jws->kidlen) : 0,
+		   kid, sizeof(kid));
+	snprintf(c->err, sizeof(c->err), "no matching key found for kid '%.190s'",
+		 kid);
+	return c->err;
+}
+
 static int authenticate(struct ctx *c, const char *user, const char *tok,
 			size_t toklen, const char **reason)
 {
 	const struct oa2_config *cfg = c->cfg;
 	struct oa2_jws jws;
 	struct oa2_entry e;
+	struct oa2_ident id;
 	json_t *key = NULL;
 	EVP_PKEY *pkey = NULL;
+	EVP_MD_CTX *md = NULL;
+	char *buf = NULL;
+	size_t len = 0;
 	time_t now = time(NULL);
-	int rc, fresh = 0, fetched = 0, ret = PAM_AUTH_ERR;
+	int rc, fresh = 0, from_file = 0, ret = PAM_AUTH_ERR;
 
 	memset(&e, 0, sizeof(e));
 	rc = oa2_jws_parse(tok, toklen, cfg, &jws, reason);
 	if (rc != OA2_OK)
 		return PAM_AUTH_ERR;
-	if (cfg->cache_ttl > 0 && oa2_cache_load(cfg, &e) == OA2_OK)
-		fresh = e.fetched_at <= now && now - e.fetched_at < cfg->cache_ttl;
+	if (cfg->cache_ttl > 0 &&
+	    oa2_cache_read(cfg, &buf, &len, &id) == OA2_OK) {
+		if (warm_key(cfg, &jws, now, &id, buf, len, &pkey, &md))
+			goto verify;
+		if (oa2_cache_parse(cfg, buf, len, &e) == OA2_OK) {
+			from_file = 1;
+			fresh = e.fetched_at <= now &&
+				now - e.fetched_at < cfg->cache_ttl;
+		}
+	}
 	if (!fresh) {
+		from_file = 0;
 		rc = discover(c, &e, now);
 		if (rc != OA2_OK) {
 			*reason = c->err;
 			ret = PAM_AUTHINFO_UNAVAIL;
 			goto out;
 		}
-		fetched = 1;
 		store(c, &e);
 	}
 	rc = oa2_jwks_select(e.jwks, cfg->alg, jws.kid, jws.kidlen, &key);
-	if (rc == OA2_ENOKEY && !fetched) {
-		long long last = e.attempt_at > e.fetched_at ? e.attempt_at :
-							       e.fetched_at;
-		if (now - last >= cfg->min_refresh_interval || last > now) {
-			json_t *jwks = NULL;
-
-			e.attempt_at = now;
-			store(c, &e); /* stamp before fetching: rate limit */
-			if (fetch_jwks(c, e.jwks_uri, &jwks) == OA2_OK) {
-				json_decref(e.jwks);
-				e.jwks = jwks;
-				e.fetched_at = now;
-				store(c, &e);
-				rc = oa2_jwks_select(e.jwks, cfg->alg, jws.kid,
-						     jws.kidlen, &key);
-			} else {
-				oa2_log(LOG_WARNING, c->service,
-					"jwks refetch failed: %s", c->err);
-			}
-		} else if (cfg->debug) {
-			oa2_log(LOG_DEBUG, c->service, "jwks refetch rate-limited");
-		}
+	if (rc == OA2_ENOKEY && from_file) {
+		from_file = 0; /* the file is rewritten: its identity changes */
+		rc = refetch(c, &e, &jws, now, &key);
 	}
 	if (rc != OA2_OK) {
-		if (rc == OA2_EAMBIG) {
-			*reason = "several keys match kid (ambiguous)";
-		} else {
-			char kid[200];
-
-			oa2_escape(jws.kid ? jws.kid : "", jws.kid ? (jws.kidlen > 64 ? 64 : jws.kidlen) : 0,
-				   kid, sizeof(kid));
-			snprintf(c->err, sizeof(c->err),
-				 "no matching key found for kid '%.190s'", kid);
-			*reason = c->err;
-		}
+		*reason = no_key_reason(c, rc, &jws);
 		goto out;
 	}
 	rc = oa2_jwk_import(key, cfg->alg, &pkey, reason);
 	if (rc != OA2_OK)
 		goto out;
-	if (oa2_verify(pkey, cfg->alg, (const unsigned char *)tok,
-		       jws.signing_len, jws.sig, jws.siglen) != OA2_OK) {
+	if (from_file)
+		oa2_keycache_put(&id, buf, len, cfg->issuer, cfg->alg, jws.kid,
+				 jws.kidlen, pkey, e.fetched_at);
+	if (oa2_verify_init(pkey, cfg->alg, &md) != OA2_OK) {
+		*reason = "key unusable for algorithm";
+		goto out;
+	}
+verify:
+	if (oa2_verify_with(md, pkey, cfg->alg, (const unsigned char *)tok,
+			    jws.signing_len, jws.sig, jws.siglen) != OA2_OK) {
 		*reason = "signature verification failed";
 		goto out;
 	}
@@ -218,7 +273,9 @@ static int authenticate(struct ctx *c, const char *user, const char *tok,
 		goto out;
 	ret = PAM_SUCCESS;
 out:
+	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(pkey);
+	free(buf);
 	oa2_entry_clear(&e);
 	oa2_jws_free(&jws);
 	return ret;

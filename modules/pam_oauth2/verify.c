@@ -52,48 +52,69 @@ out:
 	return rc;
 }
 
+/* A digest-verify context for pkey and the configured alg (PSS: salt = hash). */
+int oa2_verify_init(EVP_PKEY *pkey, enum oa2_alg alg, EVP_MD_CTX **out)
+{
+	EVP_MD_CTX *md = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	int rc = OA2_EINVAL;
+
+	*out = NULL;
+	if (!EVP_PKEY_is_a(pkey, alg >= OA2_ES256 ? "EC" : "RSA"))
+		return OA2_EINVAL;
+	md = EVP_MD_CTX_new();
+	if (md == NULL)
+		return OA2_ENOMEM;
+	if (EVP_DigestVerifyInit_ex(md, &pctx, md_name(alg), NULL, NULL, pkey,
+				    NULL) <= 0)
+		goto out;
+	if (alg >= OA2_PS256 && alg <= OA2_PS512 &&
+	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+	     EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, md_name(alg), NULL) <= 0 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0))
+		goto out;
+	*out = md;
+	md = NULL;
+	rc = OA2_OK;
+out:
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/* Checks the exact signature size, then verifies with a fresh context md. */
+int oa2_verify_with(EVP_MD_CTX *md, EVP_PKEY *pkey, enum oa2_alg alg,
+		    const unsigned char *msg, size_t msglen,
+		    const unsigned char *sig, size_t siglen)
+{
+	unsigned char *der = NULL;
+	const unsigned char *vsig = sig;
+	size_t vlen = siglen;
+	int derlen = 0, rc;
+
+	if (alg >= OA2_ES256) {
+		rc = ec_raw_to_der(alg, sig, siglen, &der, &derlen);
+		if (rc != OA2_OK)
+			return rc;
+		vsig = der;
+		vlen = (size_t)derlen;
+	} else if (siglen != (size_t)EVP_PKEY_get_size(pkey)) {
+		return OA2_EINVAL;
+	}
+	rc = EVP_DigestVerify(md, vsig, vlen, msg, msglen) == 1 ? OA2_OK :
+								 OA2_EINVAL;
+	OPENSSL_free(der);
+	return rc;
+}
+
 int oa2_verify(EVP_PKEY *pkey, enum oa2_alg alg, const unsigned char *msg,
 	       size_t msglen, const unsigned char *sig, size_t siglen)
 {
 	EVP_MD_CTX *md = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *vsig = sig;
-	size_t vlen = siglen;
-	int derlen = 0, rc = OA2_EINVAL;
+	int rc = oa2_verify_init(pkey, alg, &md);
 
-	if (alg >= OA2_ES256) {
-		if (!EVP_PKEY_is_a(pkey, "EC"))
-			return OA2_EINVAL;
-		rc = ec_raw_to_der(alg, sig, siglen, &der, &derlen);
-		if (rc != OA2_OK)
-			return rc;
-		rc = OA2_EINVAL;
-		vsig = der;
-		vlen = (size_t)derlen;
-	} else {
-		if (!EVP_PKEY_is_a(pkey, "RSA") ||
-		    siglen != (size_t)EVP_PKEY_get_size(pkey))
-			return OA2_EINVAL;
-	}
-	md = EVP_MD_CTX_new();
-	if (md == NULL) {
-		rc = OA2_ENOMEM;
-		goto out;
-	}
-	if (EVP_DigestVerifyInit_ex(md, &pctx, md_name(alg), NULL, NULL, pkey,
-				    NULL) <= 0)
-		goto out;
-	if (alg >= OA2_PS256 && alg <= OA2_PS512) {
-		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-		    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, md_name(alg), NULL) <= 0 ||
-		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0)
-			goto out;
-	}
-	if (EVP_DigestVerify(md, vsig, vlen, msg, msglen) == 1)
-		rc = OA2_OK;
-out:
+	if (rc != OA2_OK)
+		return rc;
+	rc = oa2_verify_with(md, pkey, alg, msg, msglen, sig, siglen);
 	EVP_MD_CTX_free(md);
-	OPENSSL_free(der);
 	return rc;
 }

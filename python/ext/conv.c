@@ -36,11 +36,7 @@ PyObject *pypk_messages_list(pypk_state *st, const struct pk_message *m,
 
 		if (!o)
 			goto fail;
-		style = PyObject_CallFunction(st->msg_style, "i", m[i].style);
-		if (!style) {
-			PyErr_Clear();
-			style = PyLong_FromLong(m[i].style);
-		}
+		style = pypk_style(st, m[i].style);
 		text = PyUnicode_DecodeUTF8(m[i].msg, strlen(m[i].msg),
 					    "replace");
 		if (!style || !text) {
@@ -178,7 +174,7 @@ int pypk_conv_cb(pk_txn *txn, const struct pk_message *msgs, size_t n,
 	}
 	Py_INCREF(conv);
 	list = pypk_messages_list(st, msgs, n, self->conv_owner != NULL);
-	if (!list)
+	if (!list || (self->history && PyList_Append(self->history, list) < 0))
 		goto out_conv;
 	if (self->conv_owner)
 		res = PyObject_CallFunctionObjArgs(conv, self->conv_owner, list,

@@ -7,9 +7,17 @@
 #include "pypamkit.h"
 #include <structmember.h>
 
+/* Where a context without a conversation function is in its one
+   begin_authentication / continue_authentication exchange. */
+enum { AUTH_IDLE, AUTH_PENDING, AUTH_DONE };
+
 typedef struct {
 	PyObject_HEAD
-	pypk_txn *txn;			/* DIRECT-mode Transaction */
+	/* DIRECT-mode Transaction with a conversation function; without one
+	   STEPWISE (begin_authentication / continue_authentication) */
+	pypk_txn *txn;
+	int threaded;			/* no conversation_function */
+	int auth_state;			/* AUTH_* (threaded contexts) */
 	PyObject *weakreflist;
 } pypk_ctx;
 
@@ -160,20 +168,127 @@ static PyObject *ctx_env_dict(pypk_ctx *self, PyObject *unused)
 	return pypk_txn_envdict(self->txn);
 }
 
+/* Every batch of messages PAM sent, in order: a tuple of tuples. */
 static PyObject *ctx_messages(pypk_ctx *self, PyObject *unused)
 {
-	const struct pk_message *m;
-	size_t n = 0;
-	PyObject *t;
-
 	(void)unused;
-	if (!self->txn->txn)
+	if (!self->txn || !self->txn->history)
 		return PyTuple_New(0);
-	PK_NOGIL(m = pk_transcript(self->txn->txn, &n));
-	t = pypk_messages_list(ctx_state(self), m, m ? n : 0, 1);
-	if (!t)
+	return PyList_AsTuple(self->txn->history);
+}
+
+/* timeout (seconds, 0 = none, at most 300 as the seed project) -> ms. */
+#define PYPK_TIMEOUT_MAX_SECS 300U
+
+static int timeout_ms(unsigned int secs, int *ms)
+{
+	if (secs > PYPK_TIMEOUT_MAX_SECS) {
+		PyErr_Format(PyExc_ValueError,
+			     "timeout must not exceed %u seconds",
+			     PYPK_TIMEOUT_MAX_SECS);
+		return -1;
+	}
+	*ms = secs ? (int)(secs * 1000U) : -1;
+	return 0;
+}
+
+/* After a step: the batch (recorded in messages()), None on success, or
+   PAMError / TimeoutError. */
+static PyObject *step_result(pypk_ctx *self, int rc, int timed_out)
+{
+	const struct pk_message *m;
+	PyObject *batch;
+	size_t n = 0;
+
+	if (rc < 0) {
+		self->auth_state = AUTH_DONE;
 		return NULL;
-	return Py_BuildValue("(N)", t);
+	}
+	if (rc == PAM_CONV_AGAIN) {
+		PK_NOGIL(m = pk_messages(self->txn->txn, &n));
+		batch = pypk_messages_list(ctx_state(self), m, m ? n : 0, 1);
+		if (!batch || PyList_Append(self->txn->history, batch) < 0) {
+			Py_XDECREF(batch);
+			return NULL;
+		}
+		return batch;
+	}
+	self->auth_state = AUTH_DONE;
+	if (timed_out) {
+		PyErr_SetString(PyExc_TimeoutError, "authentication timed out");
+		return NULL;
+	}
+	if (rc != PAM_SUCCESS)
+		return pypk_raise_pam(ctx_state(self), rc, "pam_authenticate",
+				      NULL);
+	Py_RETURN_NONE;
+}
+
+static int need_threaded(pypk_ctx *self, const char *what)
+{
+	if (self->threaded)
+		return 0;
+	PyErr_Format(PyExc_RuntimeError, "%s() requires a context created "
+		     "without a conversation_function", what);
+	return -1;
+}
+
+static PyObject *ctx_begin_auth(pypk_ctx *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "silent", "disallow_null_authtok",
+		"timeout", NULL };
+	int silent = 0, dna = 0, ms, timed_out, rc;
+	unsigned int secs = 0;
+
+	if (need_threaded(self, "begin_authentication") < 0 ||
+	    !PyArg_ParseTupleAndKeywords(args, kw, "|$ppI", kwlist, &silent,
+					 &dna, &secs) ||
+	    timeout_ms(secs, &ms) < 0)
+		return NULL;
+	if (self->auth_state != AUTH_IDLE) {
+		PyErr_SetString(PyExc_RuntimeError, "authentication already in "
+				"progress or completed");
+		return NULL;
+	}
+	self->auth_state = AUTH_PENDING;
+	rc = pypk_txn_step(self->txn, PK_OP_AUTHENTICATE,
+			   FLAG(silent, PAM_SILENT) |
+			   FLAG(dna, PAM_DISALLOW_NULL_AUTHTOK), NULL, ms,
+			   &timed_out);
+	if (rc < 0 && !self->txn->started) {
+		/* refused before PAM ran (e.g. by an audit hook): retryable */
+		self->auth_state = AUTH_IDLE;
+		return NULL;
+	}
+	return step_result(self, rc, timed_out);
+}
+
+static PyObject *ctx_continue_auth(pypk_ctx *self, PyObject *args,
+				   PyObject *kw)
+{
+	static char *kwlist[] = { "responses", "timeout", NULL };
+	PyObject *responses;
+	unsigned int secs = 0;
+	int ms, timed_out, rc;
+
+	if (need_threaded(self, "continue_authentication") < 0 ||
+	    !PyArg_ParseTupleAndKeywords(args, kw, "O|$I", kwlist, &responses,
+					 &secs))
+		return NULL;
+	if (self->auth_state != AUTH_PENDING) {
+		PyErr_SetString(PyExc_RuntimeError, "no conversation pending; "
+				"call begin_authentication() first or check "
+				"the return value of the previous call");
+		return NULL;
+	}
+	if (timeout_ms(secs, &ms) < 0)
+		return NULL;
+	rc = pypk_txn_step(self->txn, 0, 0, responses, ms, &timed_out);
+	if (rc < 0 && PyErr_ExceptionMatches(PyExc_ValueError))
+		return NULL;		/* wrong length: the batch stays */
+	if (rc < 0 && PyErr_ExceptionMatches(PyExc_TypeError))
+		return NULL;
+	return step_result(self, rc, timed_out);
 }
 
 static PyObject *ctx_set_conversation(pypk_ctx *self, PyObject *args,
@@ -184,7 +299,19 @@ static PyObject *ctx_set_conversation(pypk_ctx *self, PyObject *args,
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$O", kwlist, &conv))
 		return NULL;
-	if (!conv || !PyCallable_Check(conv)) {
+	if (self->threaded) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"set_conversation() is only available on "
+				"contexts created with a "
+				"conversation_function");
+		return NULL;
+	}
+	if (!conv) {
+		PyErr_SetString(PyExc_ValueError,
+				"conversation_function is required");
+		return NULL;
+	}
+	if (!PyCallable_Check(conv)) {
 		PyErr_SetString(PyExc_TypeError,
 				"conversation_function must be callable");
 		return NULL;
@@ -194,6 +321,24 @@ static PyObject *ctx_set_conversation(pypk_ctx *self, PyObject *args,
 	Py_RETURN_NONE;
 }
 
+static const struct {
+	int item;
+	const char *attr;
+} item_attrs[] = {
+	{ PAM_USER, "user" }, { PAM_RUSER, "ruser" }, { PAM_RHOST, "rhost" },
+	{ PAM_TTY, "tty" }, { PAM_XDISPLAY, "xdisplay" },
+	{ PAM_AUTHTOK_TYPE, "authtok_type" },
+	{ PAM_USER_PROMPT, "user_prompt" }, { PAM_SERVICE, "service" },
+};
+
+static const char *item_attr(int item)
+{
+	for (size_t i = 0; i < sizeof(item_attrs) / sizeof(item_attrs[0]); i++)
+		if (item_attrs[i].item == item)
+			return item_attrs[i].attr;
+	return "item";
+}
+
 static PyObject *ctx_get_item(pypk_ctx *self, void *closure)
 {
 	return pypk_txn_get_item(self->txn, (int)(intptr_t)closure);
@@ -201,13 +346,15 @@ static PyObject *ctx_get_item(pypk_ctx *self, void *closure)
 
 static int ctx_set_item(pypk_ctx *self, PyObject *value, void *closure)
 {
+	const char *name = item_attr((int)(intptr_t)closure);
+
 	if (!value) {
-		PyErr_SetString(PyExc_TypeError, "PAM items cannot be deleted");
+		PyErr_Format(PyExc_TypeError, "Cannot delete %s attribute",
+			     name);
 		return -1;
 	}
 	if (!PyUnicode_Check(value)) {
-		PyErr_Format(PyExc_TypeError, "PAM item must be str, not %s",
-			     Py_TYPE(value)->tp_name);
+		PyErr_Format(PyExc_TypeError, "%s must be a string", name);
 		return -1;
 	}
 	return pypk_txn_set_item(self->txn, (int)(intptr_t)closure, value);
@@ -239,10 +386,101 @@ static PyMethodDef ctx_methods[] = {
 	KWM("get_env", ctx_get_env),
 	KWM("set_env", ctx_set_env),
 	KWM("set_conversation", ctx_set_conversation),
+	KWM("begin_authentication", ctx_begin_auth),
+	KWM("continue_authentication", ctx_continue_auth),
 	{ "env_dict", (PyCFunction)ctx_env_dict, METH_NOARGS, NULL },
 	{ "messages", (PyCFunction)ctx_messages, METH_NOARGS, NULL },
 	{ NULL, NULL, 0, NULL },
 };
+
+/* pypk_opt_str; unless optional also present and non-empty. */
+static int need_str(PyObject *o, const char *name, int optional,
+		    const char **out)
+{
+	if (pypk_opt_str(o, name, out) < 0)
+		return -1;
+	if (!optional && !*out) {
+		PyErr_Format(PyExc_ValueError, "%s is required", name);
+		return -1;
+	}
+	if (!optional && !**out) {
+		PyErr_Format(PyExc_ValueError, "%s must not be empty", name);
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *ctx_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "service_name", "user",
+		"conversation_function", "conversation_private_data",
+		"confdir", "rhost", "ruser", "fail_delay", NULL };
+	PyObject *service = NULL, *user = NULL, *conv = NULL, *priv = NULL,
+		 *confdir = NULL, *rhost = NULL, *ruser = NULL, *fd = NULL;
+	pypk_state *st = pypk_state_of_type(type);
+	PyObject *module = PyType_GetModuleByDef(type, &pypk_module);
+	struct pk_options o = { 0 };
+	pypk_ctx *self = NULL;
+	pypk_txn *txn;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOOOOOO", kwlist,
+			&service, &user, &conv, &priv, &confdir, &rhost,
+			&ruser, &fd))
+		return NULL;
+	if (!st || !module)
+		return NULL;
+	if (!user) {
+		PyErr_SetString(PyExc_ValueError, "user is required");
+		return NULL;
+	}
+	/* omitted: a threaded context (begin/continue_authentication), as
+	   the seed project; None is not callable there either */
+	if (conv && !PyCallable_Check(conv)) {
+		PyErr_SetString(PyExc_TypeError,
+				"conversation_function must be callable");
+		return NULL;
+	}
+	o.service = "login";
+	if ((service && need_str(service, "service_name", 0, &o.service) < 0) ||
+	    need_str(user, "user", 0, &o.user) < 0 ||
+	    need_str(confdir, "confdir", 1, &o.confdir) < 0 ||
+	    need_str(rhost, "rhost", 1, &o.rhost) < 0 ||
+	    need_str(ruser, "ruser", 1, &o.ruser) < 0)
+		return NULL;
+	if (pypk_parse_fail_delay(fd, "fail_delay", &o) < 0)
+		return NULL;
+	o.mode = conv ? PK_MODE_DIRECT : PK_MODE_STEPWISE;
+
+	self = PyObject_GC_New(pypk_ctx, type);
+	if (!self)
+		return NULL;
+	self->txn = NULL;
+	self->threaded = conv == NULL;
+	self->auth_state = AUTH_IDLE;
+	self->weakreflist = NULL;
+	PyObject_GC_Track(self);
+	txn = (pypk_txn *)pypk_txn_new(st, module, &o);
+	if (!txn) {
+		Py_DECREF(self);
+		return NULL;
+	}
+	self->txn = txn;
+	txn->history = PyList_New(0);
+	if (!txn->history) {
+		Py_DECREF(self);
+		return NULL;
+	}
+	txn->seed_audit = 1;
+	txn->conv = Py_XNewRef(conv);
+	txn->conv_private = Py_XNewRef(priv);
+	txn->conv_owner = (PyObject *)self;
+	return (PyObject *)self;
+}
+
+PyObject *pypk_get_context(PyObject *module, PyObject *args, PyObject *kw)
+{
+	return ctx_new(pypk_state_of_module(module)->ctx_type, args, kw);
+}
 
 static int ctx_traverse(pypk_ctx *self, visitproc visit, void *arg)
 {
@@ -284,15 +522,20 @@ static PyType_Slot ctx_slots[] = {
 	{ Py_tp_clear, ctx_clear },
 	{ Py_tp_methods, ctx_methods },
 	{ Py_tp_getset, ctx_getset },
-	{ Py_tp_doc, "A PAM handle created by get_context()." },
+	{ Py_tp_new, ctx_new },
+	{ Py_tp_doc, "PamContext(*, service_name='login', user, "
+	  "conversation_function=None, conversation_private_data=None, "
+	  "confdir=None, rhost=None, ruser=None, fail_delay=None): a PAM "
+	  "handle (also made by get_context()).  Without a "
+	  "conversation_function, authenticate with begin_authentication() "
+	  "and continue_authentication()." },
 	{ 0, NULL },
 };
 
 static PyType_Spec ctx_spec = {
 	.name = "truenas_pypam.PamContext",
 	.basicsize = sizeof(pypk_ctx),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
-		 Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
 	.slots = ctx_slots,
 };
 
@@ -305,108 +548,3 @@ int pypk_ctx_type_init(PyObject *module, pypk_state *st)
 	return PyModule_AddType(module, st->ctx_type);
 }
 
-static int need_str(PyObject *o, const char *name, int optional,
-		    const char **out)
-{
-	Py_ssize_t len;
-
-	*out = NULL;
-	if (!o || o == Py_None) {
-		if (optional)
-			return 0;
-		PyErr_Format(PyExc_ValueError, "%s is required", name);
-		return -1;
-	}
-	if (!PyUnicode_Check(o)) {
-		PyErr_Format(PyExc_TypeError, "%s must be str, not %s", name,
-			     Py_TYPE(o)->tp_name);
-		return -1;
-	}
-	*out = PyUnicode_AsUTF8AndSize(o, &len);
-	if (!*out)
-		return -1;
-	if (strlen(*out) != (size_t)len || (!optional && !len)) {
-		PyErr_Format(PyExc_ValueError,
-			     "%s must be a non-empty str without NUL", name);
-		return -1;
-	}
-	return 0;
-}
-
-PyObject *pypk_get_context(PyObject *module, PyObject *args, PyObject *kw)
-{
-	static char *kwlist[] = { "service_name", "user",
-		"conversation_function", "conversation_private_data",
-		"confdir", "rhost", "ruser", "fail_delay", NULL };
-	PyObject *service = NULL, *user = NULL, *conv = NULL, *priv = NULL,
-		 *confdir = NULL, *rhost = NULL, *ruser = NULL, *fd = NULL;
-	pypk_state *st = pypk_state_of_module(module);
-	struct pk_options o = { 0 };
-	pypk_ctx *self = NULL;
-	pypk_txn *txn;
-
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOOOOOO", kwlist,
-			&service, &user, &conv, &priv, &confdir, &rhost,
-			&ruser, &fd))
-		return NULL;
-	if (!user) {
-		PyErr_SetString(PyExc_ValueError,
-				"get_context(): user is required");
-		return NULL;
-	}
-	if (!conv || conv == Py_None) {
-		PyErr_SetString(PyExc_ValueError,
-				"get_context(): conversation_function is "
-				"required");
-		return NULL;
-	}
-	if (!PyCallable_Check(conv)) {
-		PyErr_SetString(PyExc_TypeError,
-				"conversation_function must be callable");
-		return NULL;
-	}
-	o.service = "login";
-	if ((service && need_str(service, "service_name", 0, &o.service) < 0) ||
-	    need_str(user, "user", 0, &o.user) < 0 ||
-	    need_str(confdir, "confdir", 1, &o.confdir) < 0 ||
-	    need_str(rhost, "rhost", 1, &o.rhost) < 0 ||
-	    need_str(ruser, "ruser", 1, &o.ruser) < 0)
-		return NULL;
-	if (fd && fd != Py_None) {
-		long v;
-
-		if (!PyLong_Check(fd) || PyBool_Check(fd)) {
-			PyErr_SetString(PyExc_TypeError,
-					"fail_delay must be an int");
-			return NULL;
-		}
-		v = PyLong_AsLong(fd);
-		if (v == -1 && PyErr_Occurred())
-			return NULL;
-		if (v < 0 || v > (long)UINT_MAX) {
-			PyErr_SetString(PyExc_ValueError,
-					"fail_delay out of range");
-			return NULL;
-		}
-		o.has_fail_delay = true;
-		o.fail_delay_usec = (unsigned int)v;
-	}
-	o.mode = PK_MODE_DIRECT;
-
-	self = PyObject_GC_New(pypk_ctx, st->ctx_type);
-	if (!self)
-		return NULL;
-	self->txn = NULL;
-	self->weakreflist = NULL;
-	PyObject_GC_Track(self);
-	txn = (pypk_txn *)pypk_txn_new(st, module, &o);
-	if (!txn) {
-		Py_DECREF(self);
-		return NULL;
-	}
-	self->txn = txn;
-	txn->conv = Py_NewRef(conv);
-	txn->conv_private = Py_XNewRef(priv);
-	txn->conv_owner = (PyObject *)self;
-	return (PyObject *)self;
-}

@@ -100,6 +100,29 @@ static PyObject *codes_list(PyObject *module)
 	return l;
 }
 
+/* (E(0), ..., E(max)); a value E does not define stays a plain int. */
+static PyObject *members(PyObject *e, int max)
+{
+	PyObject *t = PyTuple_New(max + 1);
+
+	if (!t)
+		return NULL;
+	for (int i = 0; i <= max; i++) {
+		PyObject *v = PyObject_CallFunction(e, "i", i);
+
+		if (!v && PyErr_ExceptionMatches(PyExc_ValueError)) {
+			PyErr_Clear();
+			v = PyLong_FromLong(i);
+		}
+		if (!v) {
+			Py_DECREF(t);
+			return NULL;
+		}
+		PyTuple_SET_ITEM(t, i, v);
+	}
+	return t;
+}
+
 int pypk_enums_init(PyObject *module, pypk_state *st)
 {
 	PyObject *enum_mod = NULL, *intenum = NULL, *l = NULL;
@@ -137,6 +160,13 @@ int pypk_enums_init(PyObject *module, pypk_state *st)
 		goto out;
 	Py_CLEAR(l);
 
+	st->code_members = members(st->pam_code, pk_max_code());
+	if (!st->code_members)
+		goto out;
+	st->style_members = members(st->msg_style, PAM_TEXT_INFO);
+	if (!st->style_members)
+		goto out;
+
 	if (PyModule_AddObjectRef(module, "PAMCode", st->pam_code) < 0 ||
 	    PyModule_AddObjectRef(module, "MSGStyle", st->msg_style) < 0 ||
 	    PyModule_AddObjectRef(module, "CredOp", st->cred_op) < 0)
@@ -149,13 +179,19 @@ out:
 	return rc;
 }
 
+static PyObject *member(PyObject *table, int v)
+{
+	if (v >= 0 && v < PyTuple_GET_SIZE(table))
+		return Py_NewRef(PyTuple_GET_ITEM(table, v));
+	return PyLong_FromLong(v);
+}
+
 PyObject *pypk_code(pypk_state *st, int code)
 {
-	PyObject *r = PyObject_CallFunction(st->pam_code, "i", code);
+	return member(st->code_members, code);
+}
 
-	if (!r && PyErr_ExceptionMatches(PyExc_ValueError)) {
-		PyErr_Clear();
-		return PyLong_FromLong(code);
-	}
-	return r;
+PyObject *pypk_style(pypk_state *st, int style)
+{
+	return member(st->style_members, style);
 }

@@ -110,6 +110,8 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg)
 	Py_VISIT(st->pam_code);
 	Py_VISIT(st->msg_style);
 	Py_VISIT(st->cred_op);
+	Py_VISIT(st->code_members);
+	Py_VISIT(st->style_members);
 	Py_VISIT(st->pam_error);
 	return 0;
 }
@@ -126,6 +128,8 @@ static int mod_clear(PyObject *module)
 	Py_CLEAR(st->pam_code);
 	Py_CLEAR(st->msg_style);
 	Py_CLEAR(st->cred_op);
+	Py_CLEAR(st->code_members);
+	Py_CLEAR(st->style_members);
 	Py_CLEAR(st->pam_error);
 	return 0;
 }

@@ -22,6 +22,10 @@ typedef struct {
 	PyObject *pam_code;		/* PAMCode IntEnum */
 	PyObject *msg_style;		/* MSGStyle IntEnum */
 	PyObject *cred_op;		/* CredOp IntEnum */
+	/* Members made once at import: calling an Enum class per message or
+	   result runs Python code in enum.py (about a microsecond each). */
+	PyObject *code_members;		/* tuple: PAMCode(i) or int i */
+	PyObject *style_members;	/* tuple: MSGStyle(i) or int i */
 	PyObject *pam_error;		/* PAMError(RuntimeError) */
 } pypk_state;
 
@@ -35,6 +39,10 @@ typedef struct {
 					   (ctx, messages, private) signature */
 	PyObject *conv_private;
 	PyObject *conv_error;		/* exception of the last conversation */
+	PyObject *history;		/* PamContext: list of message batches
+					   (tuples), or NULL */
+	int seed_audit;			/* PamContext: audit args as the seed
+					   project: (user,), setcred (user, op) */
 	PyObject *fd_callback;		/* fail delay callback */
 	int stepwise;
 	int started;			/* start() issued, result not yet read */
@@ -55,6 +63,7 @@ pypk_state *pypk_state_of_module(PyObject *module);
 /* enums.c */
 int pypk_enums_init(PyObject *module, pypk_state *st);
 PyObject *pypk_code(pypk_state *st, int code);	/* PAMCode(code) or int */
+PyObject *pypk_style(pypk_state *st, int style); /* MSGStyle(style) or int */
 
 /* error.c */
 int pypk_error_init(PyObject *module, pypk_state *st);
@@ -96,6 +105,18 @@ int pypk_txn_finish_delay(pypk_txn *self);
 PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 		       const struct pk_options *o);
 int pypk_audit(pypk_txn *self, int op, int flags);
+/* One stepwise step for the seed's begin/continue_authentication: start op
+   (replies NULL) or answer the pending batch with replies, then wait up to
+   timeout_ms (-1: forever) with the GIL released.  A timeout cancels the
+   conversation, collects the operation's end and sets *timed_out.  Returns
+   PAM_CONV_AGAIN, the final PAM code, or -1 with an exception set. */
+int pypk_txn_step(pypk_txn *self, int op, int flags, PyObject *replies,
+		  int timeout_ms, int *timed_out);
+/* None/absent -> NULL; else a str without NUL (TypeError, ValueError). */
+int pypk_opt_str(PyObject *o, const char *name, const char **out);
+/* fail_delay argument (None or int µs) into o; -1 with an exception set. */
+int pypk_parse_fail_delay(PyObject *v, const char *name,
+			  struct pk_options *o);
 
 PyObject *pypk_txn_get_item(pypk_txn *self, int item);
 int pypk_txn_set_item(pypk_txn *self, int item, PyObject *value);

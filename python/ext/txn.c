@@ -25,16 +25,6 @@ static void busy_leave(pypk_txn *self)
 	}
 }
 
-static const char *const op_names[] = {
-	[PK_OP_AUTHENTICATE] = "authenticate",
-	[PK_OP_ACCT_MGMT] = "acct_mgmt",
-	[PK_OP_CHAUTHTOK] = "chauthtok",
-	[PK_OP_SETCRED] = "setcred",
-	[PK_OP_OPEN_SESSION] = "open_session",
-	[PK_OP_CLOSE_SESSION] = "close_session",
-	[PK_OP_GET_USER] = "get_user",
-};
-
 int pypk_op_from_str(PyObject *op)
 {
 	const char *s;
@@ -47,9 +37,10 @@ int pypk_op_from_str(PyObject *op)
 	s = PyUnicode_AsUTF8(op);
 	if (!s)
 		return -1;
-	for (size_t i = 1; i < sizeof(op_names) / sizeof(op_names[0]); i++)
-		if (op_names[i] && strcmp(s, op_names[i]) == 0)
-			return (int)i;
+	/* the names are libpamkit's (pk_op_name): ops are 1..n, no gaps */
+	for (int i = PK_OP_AUTHENTICATE; pk_op_name((enum pk_op)i); i++)
+		if (strcmp(s, pk_op_name((enum pk_op)i)) == 0)
+			return i;
 	PyErr_Format(PyExc_ValueError, "unknown PAM operation %R", op);
 	return -1;
 }
@@ -72,11 +63,23 @@ int pypk_audit(pypk_txn *self, int op, int flags)
 
 	if (op == PK_OP_GET_USER)
 		return 0;
-	snprintf(event, sizeof(event), "truenas_pypam.%s", op_names[op]);
+	snprintf(event, sizeof(event), "truenas_pypam.%s",
+		 pk_op_name((enum pk_op)op));
 	PK_NOGIL(rc = pk_get_item(self->txn, PAM_USER, &user));
 	if (rc < 0)
 		user = NULL;
-	rc = PySys_Audit(event, "(zi)", user, flags);
+	if (!self->seed_audit) {
+		rc = PySys_Audit(event, "(zi)", user, flags);
+	} else if (op == PK_OP_SETCRED) {
+		pypk_state *st = pypk_state_of_module(self->module);
+		PyObject *cop = PyObject_CallFunction(st->cred_op, "i",
+						      flags & ~PAM_SILENT);
+
+		rc = cop ? PySys_Audit(event, "(zO)", user, cop) : -1;
+		Py_XDECREF(cop);
+	} else {
+		rc = PySys_Audit(event, "(z)", user);
+	}
 	free(user);
 	return rc;
 }
@@ -127,7 +130,7 @@ int pypk_txn_run(pypk_txn *self, int op, int flags)
 	if (pypk_txn_finish_delay(self) < 0)
 		return -1;
 	if (rc < 0) {
-		pypk_raise_neg(rc, op_names[op]);
+		pypk_raise_neg(rc, pk_op_name((enum pk_op)op));
 		return -1;
 	}
 	return rc;
@@ -156,6 +159,8 @@ PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 	self->conv_owner = NULL;
 	self->conv_private = NULL;
 	self->conv_error = NULL;
+	self->history = NULL;
+	self->seed_audit = 0;
 	self->fd_callback = NULL;
 	self->stepwise = opts.mode == PK_MODE_STEPWISE;
 	self->started = 0;
@@ -186,7 +191,7 @@ PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 
 /* ---- constructor -------------------------------------------------------- */
 
-static int opt_str(PyObject *o, const char *name, const char **out)
+int pypk_opt_str(PyObject *o, const char *name, const char **out)
 {
 	Py_ssize_t len;
 
@@ -207,6 +212,43 @@ static int opt_str(PyObject *o, const char *name, const char **out)
 			     name);
 		return -1;
 	}
+	return 0;
+}
+
+/* usec as an unsigned int: TypeError for non-int (bool too), ValueError
+   out of range. */
+static int usec_arg(PyObject *v, const char *name, unsigned int *out)
+{
+	long l;
+
+	if (!PyLong_Check(v) || PyBool_Check(v)) {
+		PyErr_Format(PyExc_TypeError, "%s must be an int (µs), not %s",
+			     name, Py_TYPE(v)->tp_name);
+		return -1;
+	}
+	l = PyLong_AsLong(v);
+	if (l == -1 && PyErr_Occurred()) {
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+			return -1;
+		PyErr_Clear();
+		l = -1;
+	}
+	if (l < 0 || l > (long)UINT_MAX) {
+		PyErr_Format(PyExc_ValueError, "%s out of range", name);
+		return -1;
+	}
+	*out = (unsigned int)l;
+	return 0;
+}
+
+int pypk_parse_fail_delay(PyObject *v, const char *name,
+			  struct pk_options *o)
+{
+	if (!v || v == Py_None)
+		return 0;
+	if (usec_arg(v, name, &o->fail_delay_usec) < 0)
+		return -1;
+	o->has_fail_delay = true;
 	return 0;
 }
 
@@ -239,39 +281,22 @@ static PyObject *txn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 			     Py_TYPE(service)->tp_name);
 		return NULL;
 	}
-	if (opt_str(service, "service", &o.service) < 0 ||
-	    opt_str(user, "user", &o.user) < 0 ||
-	    opt_str(confdir, "confdir", &o.confdir) < 0 ||
-	    opt_str(rhost, "rhost", &o.rhost) < 0 ||
-	    opt_str(ruser, "ruser", &o.ruser) < 0 ||
-	    opt_str(tty, "tty", &o.tty) < 0 ||
-	    opt_str(xdisplay, "xdisplay", &o.xdisplay) < 0 ||
-	    opt_str(user_prompt, "user_prompt", &o.user_prompt) < 0 ||
-	    opt_str(authtok_type, "authtok_type", &o.authtok_type) < 0)
+	if (pypk_opt_str(service, "service", &o.service) < 0 ||
+	    pypk_opt_str(user, "user", &o.user) < 0 ||
+	    pypk_opt_str(confdir, "confdir", &o.confdir) < 0 ||
+	    pypk_opt_str(rhost, "rhost", &o.rhost) < 0 ||
+	    pypk_opt_str(ruser, "ruser", &o.ruser) < 0 ||
+	    pypk_opt_str(tty, "tty", &o.tty) < 0 ||
+	    pypk_opt_str(xdisplay, "xdisplay", &o.xdisplay) < 0 ||
+	    pypk_opt_str(user_prompt, "user_prompt", &o.user_prompt) < 0 ||
+	    pypk_opt_str(authtok_type, "authtok_type", &o.authtok_type) < 0)
 		return NULL;
 	if (!*o.service) {
 		PyErr_SetString(PyExc_ValueError, "service must not be empty");
 		return NULL;
 	}
-	if (fail_delay && fail_delay != Py_None) {
-		long v;
-
-		if (!PyLong_Check(fail_delay) || PyBool_Check(fail_delay)) {
-			PyErr_SetString(PyExc_TypeError,
-					"fail_delay must be an int (µs)");
-			return NULL;
-		}
-		v = PyLong_AsLong(fail_delay);
-		if (v == -1 && PyErr_Occurred())
-			return NULL;
-		if (v < 0 || v > (long)UINT_MAX) {
-			PyErr_SetString(PyExc_ValueError,
-					"fail_delay out of range");
-			return NULL;
-		}
-		o.has_fail_delay = true;
-		o.fail_delay_usec = (unsigned int)v;
-	}
+	if (pypk_parse_fail_delay(fail_delay, "fail_delay", &o) < 0)
+		return NULL;
 	if (fd_cb == Py_None)
 		fd_cb = NULL;
 	if (conv == Py_None)
@@ -330,6 +355,7 @@ static int txn_clear(pypk_txn *self)
 	Py_CLEAR(self->conv);
 	Py_CLEAR(self->conv_private);
 	Py_CLEAR(self->conv_error);
+	Py_CLEAR(self->history);
 	Py_CLEAR(self->fd_callback);
 	return 0;
 }
@@ -341,6 +367,7 @@ static int txn_traverse(pypk_txn *self, visitproc visit, void *arg)
 	Py_VISIT(self->conv);
 	Py_VISIT(self->conv_private);
 	Py_VISIT(self->conv_error);
+	Py_VISIT(self->history);
 	Py_VISIT(self->fd_callback);
 	return 0;
 }
@@ -402,7 +429,7 @@ static PyObject *txn_call(pypk_txn *self, PyObject *args, PyObject *kw)
 	rc = pypk_txn_run(self, op, flags);
 	if (rc < 0)
 		return NULL;
-	return code_or_raise(self, rc, op_names[op]);
+	return code_or_raise(self, rc, pk_op_name((enum pk_op)op));
 }
 
 static int need_stepwise(pypk_txn *self)
@@ -446,7 +473,7 @@ static PyObject *txn_begin(pypk_txn *self, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	self->started = 1;
-	return after_wait(self, rc, op_names[op]);
+	return after_wait(self, rc, pk_op_name((enum pk_op)op));
 }
 
 static PyObject *txn_start(pypk_txn *self, PyObject *args, PyObject *kw)
@@ -534,6 +561,48 @@ static PyObject *txn_answer(pypk_txn *self, PyObject *replies)
 		return NULL;
 	}
 	return after_wait(self, rc, "answer");
+}
+
+int pypk_txn_step(pypk_txn *self, int op, int flags, PyObject *replies,
+		  int timeout_ms, int *timed_out)
+{
+	char **r = NULL;
+	size_t n = 0;
+	int rc;
+
+	*timed_out = 0;
+	if (need_stepwise(self) < 0)
+		return -1;
+	if (replies ? get_replies(self, replies, &r, &n) < 0
+		    : pypk_audit(self, op, flags) < 0)
+		return -1;
+	busy_enter(self);
+	Py_BEGIN_ALLOW_THREADS
+	rc = replies ? pk_reply(self->txn, (const char *const *)r, n)
+		     : pk_start(self->txn, op, flags);
+	if (rc == 0)
+		rc = pk_wait(self->txn, timeout_ms);
+	if (rc == -ETIMEDOUT) {
+		*timed_out = 1;
+		/* cut every further conversation short until the op ends */
+		do {
+			pk_cancel(self->txn);
+			rc = pk_wait(self->txn, -1);
+		} while (rc == PAM_CONV_AGAIN);
+	}
+	Py_END_ALLOW_THREADS
+	busy_leave(self);
+	pypk_replies_free(r, n);
+	if (rc < 0) {
+		PyErr_Format(rc == -ENOMEM ? PyExc_MemoryError :
+			     PyExc_RuntimeError, "%s: %s",
+			     replies ? "reply" : "start", pk_strerror(rc));
+		return -1;
+	}
+	self->started = rc == PAM_CONV_AGAIN;
+	if (rc != PAM_CONV_AGAIN && pypk_txn_finish_delay(self) < 0)
+		return -1;
+	return rc;
 }
 
 static PyObject *txn_fileno(pypk_txn *self, PyObject *unused)
@@ -640,7 +709,7 @@ int pypk_txn_set_item(pypk_txn *self, int item, PyObject *value)
 		PyErr_SetString(PyExc_TypeError, "PAM item value must be str");
 		return -1;
 	}
-	if (opt_str(value, pk_item_name(item), &s) < 0)
+	if (pypk_opt_str(value, pk_item_name(item), &s) < 0)
 		return -1;
 	PK_NOGIL(rc = pk_set_item(self->txn, item, s));
 	if (rc < 0) {
@@ -677,7 +746,7 @@ static PyObject *txn_set_item_m(pypk_txn *self, PyObject *args)
 
 static int env_name(PyObject *name, const char **s)
 {
-	if (opt_str(name, "name", s) < 0)
+	if (pypk_opt_str(name, "name", s) < 0)
 		return -1;
 	if (!*s || !**s || strchr(*s, '=')) {
 		PyErr_SetString(PyExc_ValueError,
@@ -722,7 +791,7 @@ int pypk_txn_setenv(pypk_txn *self, PyObject *name, PyObject *value,
 					"environment value must be str");
 			return -1;
 		}
-		if (opt_str(value, "value", &v) < 0)
+		if (pypk_opt_str(value, "value", &v) < 0)
 			return -1;
 		PK_NOGIL(rc = readonly ? pk_misc_setenv(self->txn, s, v, true)
 			      : pk_setenv(self->txn, s, v));
@@ -841,23 +910,12 @@ static PyObject *txn_set_conversation(pypk_txn *self, PyObject *conv)
 
 static PyObject *txn_fail_delay(pypk_txn *self, PyObject *arg)
 {
-	unsigned long v;
+	unsigned int v;
 	int rc;
 
-	if (!check_open(self))
+	if (!check_open(self) || usec_arg(arg, "usec", &v) < 0)
 		return NULL;
-	if (!PyLong_Check(arg) || PyBool_Check(arg)) {
-		PyErr_SetString(PyExc_TypeError, "usec must be an int");
-		return NULL;
-	}
-	v = PyLong_AsUnsignedLong(arg);
-	if (PyErr_Occurred())
-		return NULL;
-	if (v > UINT_MAX) {
-		PyErr_SetString(PyExc_ValueError, "usec out of range");
-		return NULL;
-	}
-	PK_NOGIL(rc = pk_fail_delay(self->txn, (unsigned int)v));
+	PK_NOGIL(rc = pk_fail_delay(self->txn, v));
 	return code_or_raise(self, rc, "fail_delay");
 }
 

@@ -1,4 +1,5 @@
 from .authenticator import (  # noqa: F401
+    AccountFlag,
     AuthenticatorResponse,
     AuthenticatorStage,
     AuthenticatorState,
@@ -7,9 +8,12 @@ from .authenticator import (  # noqa: F401
 )
 
 __all__ = [
+    'AccountFlag',
     'AuthenticatorResponse',
     'AuthenticatorStage',
     'AuthenticatorState',
     'SimpleAuthenticator',
     'UserPamAuthenticator',
 ]
+
+__version__ = '0.1.0'

@@ -28,11 +28,26 @@ class AuthenticatorStage(enum.StrEnum):
     LOGOUT = 'LOGOUT'
 
 
+class AccountFlag(enum.StrEnum):
+    """Account flags of the seed project's API (names and values)."""
+    SYS_ADMIN = 'SYS_ADMIN'
+    DIRECTORY_SERVICE = 'DIRECTORY_SERVICE'
+    LOCAL = 'LOCAL'
+    ACTIVE_DIRECTORY = 'ACTIVE_DIRECTORY'
+    IPA = 'IPA'
+    LDAP = 'LDAP'
+    TWOFACTOR = '2FA'
+    API_KEY = 'API_KEY'
+    OTPW = 'OTPW'
+    PASSWORD_CHANGE_REQUIRED = 'PASSWORD_CHANGE_REQUIRED'
+
+
 @dataclass(slots=True)
 class AuthenticatorState:
     service: str = 'login'
     stage: AuthenticatorStage = AuthenticatorStage.START
-    otpw_possible: bool = False
+    otpw_possible: bool = True
+    twofactor_possible: bool = True
     login_at: datetime | None = None
     passwd: dict[str, Any] | None = None
     messages: list[Any] | None = None
@@ -93,7 +108,17 @@ class UserPamAuthenticator:
                 f'Expected: {expected}'
             )
 
+    @staticmethod
+    def _no_user(messages):
+        """Conversation of the blocking calls after authentication (account,
+        session): nobody is there to answer, so info/error messages are
+        taken (they stay in ctx.transcript) and prompts get no answer (a
+        NULL response: the module decides, as in the seed project)."""
+        return [None] * len(messages)
+
     def _new_txn(self, stepwise: bool, conversation=None):
+        if conversation is None:
+            conversation = self._no_user
         txn = truenas_pypam.Transaction(
             self.state.service, self.username, confdir=self.confdir,
             rhost=self.rhost, ruser=self.ruser, fail_delay=self.fail_delay,
@@ -154,16 +179,14 @@ class UserPamAuthenticator:
             raise RuntimeError('No authentication in progress')
         if isinstance(responses, (str, bytes)):
             raise TypeError('responses must be a list of str or None')
-        # The batch may have timed out while the caller thought: then the
-        # operation already ended and poll() has its final code.
-        rc = self.ctx.poll()
-        if rc is None or rc == PAMCode.PAM_CONV_AGAIN:
-            try:
-                rc = self.ctx.answer(list(responses))
-            except RuntimeError:
-                rc = self.ctx.poll()
-                if rc is None:
-                    raise
+        try:
+            rc = self.ctx.answer(list(responses))
+        except RuntimeError:
+            # The batch timed out while the caller thought: the operation
+            # already ended and poll() has its final code.
+            rc = self.ctx.poll()
+            if rc is None:
+                raise
         return self._auth_result(rc)
 
     # ---- account and session ---------------------------------------------

@@ -124,23 +124,26 @@ def _ca_and_cert(d):
           .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
                                        False, False), True)
           .sign(ca_key, hashes.SHA256()))
-    srv_key = ec.generate_private_key(ec.SECP256R1())
     import ipaddress
-    srv = (x509.CertificateBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-           .issuer_name(ca_name).public_key(srv_key.public_key())
-           .serial_number(x509.random_serial_number())
-           .not_valid_before(now - datetime.timedelta(hours=1))
-           .not_valid_after(now + datetime.timedelta(days=1))
-           .add_extension(x509.SubjectAlternativeName(
-               [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-           .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-           .sign(ca_key, hashes.SHA256()))
+    # srv: the IdP's certificate for 127.0.0.1; wronghost: same CA, other name
+    for name, san in (("srv", x509.IPAddress(ipaddress.ip_address("127.0.0.1"))),
+                      ("wronghost", x509.DNSName("wrong.example"))):
+        srv_key = ec.generate_private_key(ec.SECP256R1())
+        cn = "127.0.0.1" if name == "srv" else "wrong.example"
+        srv = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+               .issuer_name(ca_name).public_key(srv_key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(hours=1))
+               .not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.SubjectAlternativeName([san]), False)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+               .sign(ca_key, hashes.SHA256()))
+        (d / (name + ".pem")).write_bytes(srv.public_bytes(serialization.Encoding.PEM))
+        (d / (name + ".key")).write_bytes(srv_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
     (d / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (d / "srv.pem").write_bytes(srv.public_bytes(serialization.Encoding.PEM))
-    (d / "srv.key").write_bytes(srv_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
 
 
 @pytest.fixture(scope="session")
@@ -164,9 +167,10 @@ def _asan_runtime():
 class IdP:
     """A real HTTPS OIDC provider on 127.0.0.1, started and stopped by the test."""
 
-    def __init__(self, root, pki):
+    def __init__(self, root, pki, cert="srv"):
         self.root = root
         self.pki = pki
+        self.cert = cert
         self.proc = None
         self.port = None
 
@@ -176,8 +180,8 @@ class IdP:
             portfile.unlink()
         self.proc = subprocess.Popen(
             ["/usr/bin/python3",
-             str(HERE / "idp.py"), str(self.root), str(self.pki / "srv.pem"),
-             str(self.pki / "srv.key"), str(portfile)])
+             str(HERE / "idp.py"), str(self.root), str(self.pki / (self.cert + ".pem")),
+             str(self.pki / (self.cert + ".key")), str(portfile)])
         deadline = time.time() + 20
         while not portfile.exists():
             if time.time() > deadline or self.proc.poll() is not None:
@@ -248,20 +252,24 @@ class Env:
                 (self.idp.issuer, self.pki / "ca.pem", self.cache, extra)).strip()
 
     def run(self, token, user="alice", args=None, extra="", env=None, loops=None,
-            direct=False):
-        """Runs one login; returns the PAM result code."""
+            direct=False, capture_log=True, wrap=None):
+        """Runs one login; returns the PAM result code. capture_log=False
+        (benchmark) leaves syslog() to the C library instead of the shim."""
         self.tokens.append(token)
         svc = self.service(args if args is not None else self.std_args(extra))
         e = dict(os.environ)
         e.pop("https_proxy", None)
         e.update(env or {})
         e["OA2_SYSLOG_FILE"] = str(self.syslog)
-        pre = [str(SHIM)]
+        pre = [str(SHIM)] if capture_log else []
         if self.asan:
             pre.insert(0, self.asan)
             e.setdefault("ASAN_OPTIONS", "detect_leaks=0")
-        e["LD_PRELOAD"] = ":".join(pre)
-        argv = [str(DRIVER), str(self.confdir), svc, user]
+        if pre:
+            e["LD_PRELOAD"] = ":".join(pre)
+        else:
+            e.pop("LD_PRELOAD", None)
+        argv = (wrap or []) + [str(DRIVER), str(self.confdir), svc, user]
         if loops:
             argv.append(str(loops))
         if direct:

@@ -145,7 +145,9 @@ def test_es256_signature_forms(env):
     n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
     bad = [der, head + "." + b64u(b"\0" * 2 + raw), head + "." + b64u(raw[:63]),
            head + "." + b64u(b"\0" * 32 + raw[32:]), head + "." + b64u(raw[:32] + b"\0" * 32),
-           head + "." + b64u(n.to_bytes(32, "big") + raw[32:])]
+           head + "." + b64u(n.to_bytes(32, "big") + raw[32:]),
+           head + "." + b64u(raw[:32] + n.to_bytes(32, "big")),
+           head + "." + b64u(raw[:32] + (n + 1).to_bytes(32, "big"))]
     for t in bad:
         assert env.run(t, extra="algorithm=ES256") == PAM_AUTH_ERR
 
@@ -389,13 +391,15 @@ def test_token_of_4095_bytes(env):
     assert "4095" in env.log()
 
 
-@pytest.mark.parametrize("mut", ["pad", "pad2", "plus", "space", "newline", "mod1",
-                                 "trailbits", "empty", "two", "four", "five", "json"])
+@pytest.mark.parametrize("mut", ["pad", "pad2", "padgarbage", "plus", "space", "newline",
+                                 "mod1", "trailbits", "empty", "two", "four", "five",
+                                 "json"])
 def test_malformed_encoding(env, mut):
     setup_idp(env)
     t = tok(env)
     h, p, s = t.split(".")
     v = {"pad": h + "=." + p + "." + s, "pad2": h + "." + p + "." + s + "==",
+         "padgarbage": h + "." + p + "." + s + "==AAAA",
          "plus": h + "." + p + "." + s.replace("-", "+").replace("_", "/") + "+/",
          "space": h + ". " + p + "." + s, "newline": t + "\n" + "x",
          "mod1": h + "." + p + "." + s + "A", "trailbits": h + "." + p + "." + s[:-1] +
@@ -701,3 +705,100 @@ def test_typ_allowlist(env, typ, ok):
     t = make_token(hdr, claims(env.idp.issuer), key("rsa"))
     rc = env.run(t, extra="typ=JWT typ=at+jwt")
     assert rc == (PAM_SUCCESS if ok else PAM_AUTH_ERR)
+
+
+# ------------------------------------------------- in-process key cache (one handle)
+def _rcs(env):
+    line = [l for l in env.last_stdout.splitlines() if l.startswith("rcs=")][0]
+    return [int(x) for x in line[4:].split(",")]
+
+
+@pytest.mark.parametrize("alg,k", [("RS256", "rsa"), ("PS256", "rsa"), ("ES256", "p256")])
+def test_keycache_warm_handle_still_checks_everything(env, alg, k):
+    """Repeated pam_authenticate on one handle: the memoized key never lets a
+    bad signature, another user's token or an expired token through."""
+    setup_idp(env, [jwk(key(k), "k1")])
+    extra = "algorithm=" + alg
+    good = tok(env, alg, k)
+    assert env.run(good, extra=extra) == PAM_SUCCESS  # disk cache warm
+    n = len(env.idp.requests())
+    h, p, s = good.split(".")
+    tampered = h + "." + p + "." + s[:10] + ("A" if s[10] != "A" else "B") + s[11:]
+    bob = tok(env, alg, k, sub="bob")
+    expired = tok(env, alg, k, exp=int(time.time()) - 3600)
+    other_kid = tok(env, alg, k, kid="k2")
+    seq = [good, tampered, bob, expired, good, other_kid, good]
+    assert env.run("\0".join(seq), extra=extra + " min_refresh_interval=3600",
+                   loops=len(seq)) == PAM_SUCCESS
+    assert _rcs(env) == [0, 7, 7, 7, 0, 7, 0]
+    assert len(env.idp.requests()) == n  # warm: no network at all
+    assert "curl_loaded=0" in env.last_stdout
+
+
+def test_keycache_forgets_rotated_key(env):
+    """Key rotation inside one process: once the cache file is rewritten, the
+    memoized old key is not used any more."""
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    _age_cache(env, 100)  # a refetch is allowed once
+    env.idp.jwks([jwk(key("rsa2"), "k2")])  # k1 retired at the IdP
+    seq = [tok(env), tok(env, k="rsa2", kid="k2"), tok(env), tok(env, k="rsa2", kid="k2")]
+    assert env.run("\0".join(seq), loops=len(seq)) == PAM_SUCCESS
+    assert _rcs(env) == [0, 0, 7, 0]
+    assert len(env.idp.requests("/jwks")) == 2
+
+
+# ------------------------------------------------------------- more vectors
+def test_conversation_failure(env):
+    setup_idp(env)
+    assert env.run(tok(env), env={"OA2_DRIVER_CONV_FAIL": "1"}) == PAM_AUTH_ERR
+    assert "no token" in env.log()
+    assert env.idp.requests() == []
+
+
+def test_exp_equal_now_rejected_without_leeway(env):
+    now = int(time.time())
+    setup_idp(env)
+    t = make_token({"alg": "RS256", "kid": "k1"}, claims(env.idp.issuer, exp=now), key("rsa"))
+    assert env.run(t, extra="leeway=0") == PAM_AUTH_ERR  # "on or after" exp
+    t = make_token({"alg": "RS256", "kid": "k1"},
+                   claims(env.idp.issuer, exp=int(time.time()) + 30), key("rsa"))
+    assert env.run(t, extra="leeway=0") == PAM_SUCCESS
+
+
+def test_wrong_host_certificate(env, pki):
+    """A certificate from the trusted CA but for another host name fails."""
+    from conftest import IdP
+    root = env.tmp / "idp-wronghost"
+    root.mkdir()
+    other = IdP(root, pki, cert="wronghost")
+    other.start()
+    try:
+        other.discovery()
+        other.jwks([jwk(key("rsa"), "k1")])
+        t = make_token({"alg": "RS256", "kid": "k1"}, claims(other.issuer), key("rsa"))
+        args = env.std_args().replace(env.idp.issuer, other.issuer)
+        assert env.run(t, args=args) == PAM_AUTHINFO_UNAVAIL
+        assert other.requests() == []  # TLS failed before any HTTP request
+    finally:
+        other.stop()
+
+
+def test_no_claim_or_token_content_logged(env):
+    """Distinctive claim values across several failure paths never reach syslog
+    (the env fixture also checks every test's log for token fragments)."""
+    setup_idp(env)
+    marks = {"sub": "SUBJECTMARK", "iss": "https://ISSMARK.example", "aud": "AUDMARK",
+             "email": "EMAILMARK@example.com"}
+    now = int(time.time())
+    cases = [claims(env.idp.issuer, sub=marks["sub"]),
+             claims(marks["iss"], sub=marks["sub"]),
+             claims(env.idp.issuer, aud=marks["aud"]),
+             claims(env.idp.issuer, email=marks["email"], exp=now - 3600)]
+    for c in cases:
+        assert env.run(make_token({"alg": "RS256", "kid": "k1"}, c, key("rsa"))) == PAM_AUTH_ERR
+    assert env.run(tok(env, alg="RS512"), extra="login_field=email") == PAM_AUTH_ERR
+    text = env.log()
+    assert text.count("authentication failed") >= 5
+    for m in marks.values():
+        assert m not in text

@@ -105,3 +105,19 @@ def thread_count():
         if line.startswith('Threads:'):
             return int(line.split()[1])
     return 0
+
+
+def prompt_answerer(ctx, messages, password):
+    """Seed-style conversation: conversation_private_data is the password
+    for every PAM_PROMPT_ECHO_OFF."""
+    import truenas_pypam as tp
+    return [password if m.msg_style == tp.MSGStyle.PAM_PROMPT_ECHO_OFF
+            else None for m in messages]
+
+
+def full_login(ctx):
+    """authenticate, acct_mgmt, open and close the session: each returns
+    None (a failure raises PAMError)."""
+    for step in (ctx.authenticate, ctx.acct_mgmt, ctx.open_session,
+                 ctx.close_session):
+        assert step() is None

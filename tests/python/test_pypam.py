@@ -44,8 +44,12 @@ def test_get_context_bad_arguments(matrix):
     with pytest.raises(ValueError, match='user'):
         tp.get_context(service_name='mx', conversation_function=conv,
                        confdir=str(matrix))
-    with pytest.raises(ValueError, match='conversation_function'):
-        tp.get_context(service_name='mx', user='alice', confdir=str(matrix))
+    # no conversation_function: a threaded context (seed project's API)
+    ctx = tp.get_context(service_name='mx', user='alice', confdir=str(matrix))
+    assert callable(ctx.begin_authentication)
+    with pytest.raises(TypeError, match='callable'):
+        tp.get_context(service_name='mx', user='alice',
+                       conversation_function=None, confdir=str(matrix))
     with pytest.raises(TypeError, match='callable'):
         tp.get_context(service_name='mx', user='alice',
                        conversation_function=42, confdir=str(matrix))
@@ -215,6 +219,9 @@ def test_setcred_ops(matrix, audit_events):
         ctx.setcred(operation='establish')
     ev = [a for e, a in audit_events if e == 'truenas_pypam.setcred']
     assert len(ev) == 5 and all(a[0] == 'alice' for a in ev)
+    # the seed project's form: (user, CredOp)
+    assert [a[1] for a in ev] == list(tp.CredOp) + [tp.CredOp.PAM_DELETE_CRED]
+    assert all(isinstance(a[1], tp.CredOp) for a in ev)
 
 
 def test_chauthtok(matrix, tmp_path, audit_events):
@@ -228,7 +235,7 @@ def test_chauthtok(matrix, tmp_path, audit_events):
     ctx = tp.get_context(service_name='mx', user='alice',
                          conversation_function=conv, confdir=str(matrix))
     ctx.chauthtok()
-    assert ('truenas_pypam.chauthtok', ('alice', 0)) in audit_events
+    assert ('truenas_pypam.chauthtok', ('alice',)) in audit_events
     # the new password works, the old one no longer does
     ctx_for(matrix, password='n3wpass').authenticate()
     with pytest.raises(tp.PAMError):

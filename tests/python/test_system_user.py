@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 import truenas_pypam as tp
+from conftest import full_login, prompt_answerer
 from truenas_authenticator import SimpleAuthenticator, UserPamAuthenticator
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='needs root')
@@ -38,20 +39,12 @@ def system_user(confdir):
 def test_pam_unix_right_and_wrong(system_user, confdir):
     name, password = system_user
 
-    def conv(ctx, msgs, pw):
-        return [pw if m.msg_style == tp.MSGStyle.PAM_PROMPT_ECHO_OFF
-                else None for m in msgs]
-
-    ctx = tp.get_context(service_name='login', user=name,
-                         conversation_function=conv,
-                         conversation_private_data=password,
-                         confdir=str(confdir))
-    ctx.authenticate()
-    ctx.acct_mgmt()
-    ctx.open_session()
-    ctx.close_session()
+    full_login(tp.get_context(service_name='login', user=name,
+                              conversation_function=prompt_answerer,
+                              conversation_private_data=password,
+                              confdir=str(confdir)))
     bad = tp.get_context(service_name='login', user=name,
-                         conversation_function=conv,
+                         conversation_function=prompt_answerer,
                          conversation_private_data='wrong',
                          confdir=str(confdir))
     with pytest.raises(tp.PAMError) as ei:
@@ -74,3 +67,16 @@ def test_pam_unix_authenticator(system_user, confdir):
     assert SimpleAuthenticator(username=name, password=password,
                                service='login',
                                confdir=str(confdir)).authenticate_simple()
+
+
+def test_pam_unix_threaded_context_and_setcred(system_user, confdir):
+    name, password = system_user
+    ctx = tp.get_context(service_name='login', user=name,
+                         confdir=str(confdir))
+    msgs = ctx.begin_authentication(timeout=30)
+    assert any(m.msg_style == tp.MSGStyle.PAM_PROMPT_ECHO_OFF for m in msgs)
+    assert ctx.continue_authentication(
+        prompt_answerer(ctx, msgs, password), timeout=30) is None
+    for op in tp.CredOp:
+        assert ctx.setcred(operation=op) is None
+    assert ctx.messages() == (msgs,)

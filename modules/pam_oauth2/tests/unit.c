@@ -1,4 +1,5 @@
 /* Unit tests of pam_oauth2's layers, without PAM. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,10 +121,40 @@ static void test_config(void **st)
 		{ "issuer=https://idp.example", "aud=a", "bogus=1" },
 		{ "issuer=https://idp.example", "aud=a", "cache_dir=rel" },
 		{ "issuer=https://idp.example", "aud=", NULL },
+		{ "issuer=https://idp.example", "aud=a", "timeout=0" },
+		{ "issuer=https://idp.example", "aud=a", "timeout=121" },
+		{ "issuer=https://idp.example", "aud=a", "cache_ttl=604801" },
+		{ "issuer=https://idp.example", "aud=a", "min_refresh_interval=86401" },
+		{ "issuer=https://idp.example", "aud=a", "max_token_len=63" },
+		{ "issuer=https://idp.example", "aud=a", "max_token_len=+100" },
+		{ "issuer=https://idp.example", "aud=a", "ca_file=ca.pem" },
+		{ "issuer=https://idp.example", "aud=a", "leeway" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int n = bad[i][1] == NULL ? 1 : bad[i][2] == NULL ? 2 : 3;
 		assert_int_not_equal(parse(n, bad[i], &c), 0);
+	}
+	/* every numeric and path option lands in its own field */
+	const char *all[] = { "issuer=https://idp.example", "aud=a",
+			      "cache_ttl=604800", "leeway=300", "timeout=120",
+			      "min_refresh_interval=0", "max_token_len=64",
+			      "cache_dir=/c", "ca_file=/ca.pem", "proxy=" };
+	assert_int_equal(parse(10, all, &c), 0);
+	assert_int_equal(c.cache_ttl, 604800);
+	assert_int_equal(c.leeway, 300);
+	assert_int_equal(c.timeout, 120);
+	assert_int_equal(c.min_refresh_interval, 0);
+	assert_int_equal(c.max_token_len, 64);
+	assert_string_equal(c.cache_dir, "/c");
+	assert_string_equal(c.ca_file, "/ca.pem");
+	assert_string_equal(c.proxy, "");
+	{
+		char err[OA2_ERRLEN];
+		const char *t[] = { "issuer=https://idp.example", "aud=a",
+				    "timeout=0" };
+
+		assert_int_not_equal(oa2_config_parse(&c, 3, t, err, sizeof(err)), 0);
+		assert_string_equal(err, "timeout must be 1..120");
 	}
 }
 
@@ -512,6 +543,163 @@ static void test_cache(void **st)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* keycache: hits only for identical file identity, bytes, issuer, alg, kid */
+static int kc_get(const struct oa2_ident *id, const char *doc,
+		  const char *iss, enum oa2_alg alg, const char *kid,
+		  EVP_PKEY *want)
+{
+	EVP_PKEY *k = NULL;
+	EVP_MD_CTX *md = NULL;
+	long long fat = 0;
+	int rc = oa2_keycache_get(id, doc, strlen(doc), iss, alg, kid,
+				  kid ? strlen(kid) : 0, &k, &md, &fat);
+
+	if (rc == OA2_OK) {
+		assert_ptr_equal(k, want);
+		assert_non_null(md);
+		assert_int_equal(fat, 42);
+	} else {
+		assert_null(k);
+		assert_null(md);
+	}
+	EVP_PKEY_free(k);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+static void test_keycache(void **st)
+{
+	(void)st;
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	struct oa2_ident id = { 1, 2, 3, 4, 5 }, id2 = id;
+	const char *doc = "{\"jwks\":1}", *iss = "https://idp.example";
+	const char *msg = "header.payload";
+	unsigned char sig[512];
+	char name[16];
+
+	assert_non_null(k);
+	oa2_keycache_flush();
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, "a", k), OA2_ENOKEY);
+	oa2_keycache_put(&id, doc, strlen(doc), iss, OA2_PS256, "a", 1, k, 42);
+	assert_int_equal(oa2_keycache_count(), 1);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, "a", k), OA2_OK);
+	/* the copied verify context carries the PSS parameters */
+	{
+		EVP_PKEY *g = NULL;
+		EVP_MD_CTX *md = NULL;
+		long long fat;
+		size_t sl = sign(k, "SHA256", 1, RSA_PSS_SALTLEN_DIGEST, msg,
+				 sig, sizeof(sig));
+
+		for (int salt0 = 0; salt0 < 2; salt0++) {
+			if (salt0)
+				sl = sign(k, "SHA256", 1, 0, msg, sig, sizeof(sig));
+			assert_int_equal(oa2_keycache_get(&id, doc, strlen(doc),
+							  iss, OA2_PS256, "a",
+							  1, &g, &md, &fat),
+					 OA2_OK);
+			assert_int_equal(oa2_verify_with(md, g, OA2_PS256,
+							 (const unsigned char *)msg,
+							 strlen(msg), sig, sl),
+					 salt0 ? OA2_EINVAL : OA2_OK);
+			EVP_PKEY_free(g);
+			EVP_MD_CTX_free(md);
+		}
+	}
+	/* any difference misses: content, identity, issuer, alg, kid */
+	assert_int_equal(kc_get(&id, "{\"jwks\":2}", iss, OA2_PS256, "a", k),
+			 OA2_ENOKEY);
+	id2.ino = 99;
+	assert_int_equal(kc_get(&id2, doc, iss, OA2_PS256, "a", k), OA2_ENOKEY);
+	id2 = id;
+	id2.mtime_nsec = 6;
+	assert_int_equal(kc_get(&id2, doc, iss, OA2_PS256, "a", k), OA2_ENOKEY);
+	assert_int_equal(kc_get(&id, doc, "https://idp.example/", OA2_PS256,
+				"a", k), OA2_ENOKEY);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_RS256, "a", k), OA2_ENOKEY);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, "b", k), OA2_ENOKEY);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, NULL, k), OA2_ENOKEY);
+	/* bounded: LRU eviction keeps at most OA2_KEYCACHE_SLOTS keys */
+	for (int i = 0; i < 2 * OA2_KEYCACHE_SLOTS; i++) {
+		snprintf(name, sizeof(name), "k%d", i);
+		oa2_keycache_put(&id, doc, strlen(doc), iss, OA2_PS256, name,
+				 strlen(name), k, 42);
+		assert_true(oa2_keycache_count() <= OA2_KEYCACHE_SLOTS);
+	}
+	assert_int_equal(oa2_keycache_count(), OA2_KEYCACHE_SLOTS);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, "a", k), OA2_ENOKEY);
+	assert_int_equal(kc_get(&id, doc, iss, OA2_PS256, "k31", k), OA2_OK);
+	/* an EC key is never memoized for an RSA algorithm */
+	oa2_keycache_flush();
+	EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(ec);
+	oa2_keycache_put(&id, doc, strlen(doc), iss, OA2_RS256, "e", 1, ec, 42);
+	assert_int_equal(oa2_keycache_count(), 0);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(k);
+}
+
+/* Several threads hitting, inserting and evicting at once (ASan/UBSan run). */
+struct kc_arg {
+	EVP_PKEY *k;
+	int id;
+	int hits, bad;
+};
+
+static void *kc_thread(void *p)
+{
+	struct kc_arg *a = p;
+	struct oa2_ident id = { 1, 2, 3, 4, 5 };
+	const char *doc = "{}";
+	char kid[16];
+
+	for (int i = 0; i < 300; i++) {
+		EVP_PKEY *g = NULL;
+		EVP_MD_CTX *md = NULL;
+		long long fat;
+
+		/* first 4 kids per thread (16 in all: they fit), then 24 (evictions) */
+		snprintf(kid, sizeof(kid), "t%d-%d", a->id, i < 150 ? i % 4 : i % 24);
+		if (oa2_keycache_get(&id, doc, 2, "https://i", OA2_RS256, kid,
+				     strlen(kid), &g, &md, &fat) == OA2_OK) {
+			a->hits++;
+			a->bad += g != a->k || md == NULL || fat != 42;
+			EVP_PKEY_free(g);
+			EVP_MD_CTX_free(md);
+		} else {
+			oa2_keycache_put(&id, doc, 2, "https://i", OA2_RS256,
+					 kid, strlen(kid), a->k, 42);
+		}
+	}
+	return NULL;
+}
+
+static void test_keycache_threads(void **st)
+{
+	(void)st;
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	pthread_t th[4];
+	struct kc_arg args[4];
+
+	assert_non_null(k);
+	oa2_keycache_flush();
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct kc_arg){ k, i, 0, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, kc_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_true(oa2_keycache_count() <= OA2_KEYCACHE_SLOTS);
+	/* hits happened, and each returned the stored key and a context */
+	for (int i = 0; i < 4; i++) {
+		assert_true(args[i].hits > 0);
+		assert_int_equal(args[i].bad, 0);
+	}
+	oa2_keycache_flush();
+	assert_int_equal(oa2_keycache_count(), 0);
+	EVP_PKEY_free(k);
+}
+
 static void test_escape(void **st)
 {
 	(void)st;
@@ -529,7 +717,9 @@ int main(void)
 		cmocka_unit_test(test_json), cmocka_unit_test(test_jws),
 		cmocka_unit_test(test_claims), cmocka_unit_test(test_rsa),
 		cmocka_unit_test(test_ec), cmocka_unit_test(test_select),
-		cmocka_unit_test(test_cache), cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_cache), cmocka_unit_test(test_keycache),
+		cmocka_unit_test(test_keycache_threads),
+		cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
