@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench/authd: pamkit-authd vs saslauthd on the same fast PAM service.
 
-  PAMKIT_BUILD_DIR=$PWD/build /usr/bin/python3 bench/authd/bench_authd.py [seconds] [rounds]
+  PAMKIT_BUILD_DIR=$PWD/build /usr/bin/python3 bench/authd/bench_authd.py [seconds] [rounds] [--no-pin]
 
 Measures logins/s with 50 concurrent clients (pamkit-authd: full TLS-PSK +
 CRAM-MD5 both ways + direct PAM login + session; saslauthd -a pam: its
@@ -9,7 +9,14 @@ unix-socket check), the peak memory (VmHWM, summed over saslauthd's worker
 processes), and the memory pamkit-authd holds for 2,000 idle logged-in
 TLS-PSK connections.  saslauthd reads the same private PAM directory
 (bound over /etc/pam.d in its own mount namespace when run as root, else
-through libpam_wrapper); the host's /etc/pam.d is never touched."""
+through libpam_wrapper); the host's /etc/pam.d is never touched.
+
+With two or more CPUs the daemons under test run on CPU 0 and the load
+generator on CPU 1 (as a load generator on another machine would), so the
+rate is each daemon's capacity on one core rather than a share of the
+cores it has to split with its own client: pamkit-authd's client does a
+TLS handshake and two HMACs per login, saslauthd's only writes four
+strings.  --no-pin lets the scheduler place everything."""
 import json
 import os
 import pathlib
@@ -53,9 +60,22 @@ def tree(pid):
     return out
 
 
+# CPU sets for the daemons and the load generator (None: not pinned).
+SERVER_CPUS = CLIENT_CPUS = None
+
+
+def pinned(cpus):
+    """A preexec_fn that pins the child (and all it starts) to cpus."""
+    def pin():
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+    return pin
+
+
 def nofile():
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    pinned(SERVER_CPUS)()
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -83,7 +103,8 @@ class Load:
         c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         s0 = cpu_s(self.pids())
         out = subprocess.run([str(LOADGEN)] + args + ["-c", "50", "-d", str(secs)],
-                             capture_output=True, text=True, timeout=secs + 120)
+                             capture_output=True, text=True, timeout=secs + 120,
+                             preexec_fn=pinned(CLIENT_CPUS))
         self.server += cpu_s(self.pids()) - s0
         c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.client += (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
@@ -134,10 +155,17 @@ def start_authd(tmp, pamd, name, extra):
 
 
 def main():
-    secs = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    global SERVER_CPUS, CLIENT_CPUS
+    args = [a for a in sys.argv[1:] if a != "--no-pin"]
+    secs = float(args[0]) if len(args) > 0 else 2.0
+    rounds = int(args[1]) if len(args) > 1 else 5
+    cpus = sorted(os.sched_getaffinity(0))
+    if "--no-pin" not in sys.argv and len(cpus) >= 2:
+        SERVER_CPUS, CLIENT_CPUS = {cpus[0]}, {cpus[1]}
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="authd-bench-"))
-    res = {"seconds_per_round": secs, "rounds": rounds, "clients": 50}
+    res = {"seconds_per_round": secs, "rounds": rounds, "clients": 50,
+           "cpus": ("daemons on CPU %d, load generator on CPU %d" %
+                    (cpus[0], cpus[1]) if SERVER_CPUS else "not pinned")}
     procs = []
     try:
         pamd = tmp / "pam.d"
@@ -162,7 +190,8 @@ def main():
         cmd, env, res["saslauthd_pam_dir"] = saslauthd_cmd(pamd, mux)
         s = subprocess.Popen(cmd, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)  # it signals its group
+                             start_new_session=True,  # it signals its group
+                             preexec_fn=pinned(SERVER_CPUS))
         procs.append(s)
         sock = mux / "mux"
         for _ in range(200):
