@@ -27,6 +27,13 @@ def login_direct(port, console="pamcon", timeout=10):
     return w
 
 
+def alice_logs_in(d):
+    """A direct-PAM console login as alice; the daemon still serves."""
+    r = d.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    assert r.returncode == 0, r.stderr
+    return r
+
+
 def test_cram_vector_from_real_traffic():
     # docs/bareos/pam-interactive-pipe.txt
     assert cram("<1921128304.1795433377@R_DIRECTOR::pamkit-test-dir>",
@@ -35,8 +42,7 @@ def test_cram_vector_from_real_traffic():
 
 
 def test_direct_pam_tls(daemon):
-    r = daemon.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
-    assert r.returncode == 0, r.stderr
+    r = alice_logs_in(daemon)
     assert r.stdout == "alice\n"
     assert "logged in as alice" in r.stderr
 
@@ -148,8 +154,7 @@ def test_malformed_hello_and_packets(daemon):
     log = daemon.logtext()
     assert "malformed Hello" in log and "oversized packet" in log
     # still serving
-    assert daemon.console("-u", "alice",
-                          env={"PAMKIT_PAM_PASSWORD": "wonderland"}).returncode == 0
+    alice_logs_in(daemon)
 
 
 def test_client_gone_mid_conversation(daemon):
@@ -158,8 +163,7 @@ def test_client_gone_mid_conversation(daemon):
         assert w.recv() == b"\x02"
         w.close()
     time.sleep(0.3)
-    r = daemon.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
-    assert r.returncode == 0, r.stderr
+    alice_logs_in(daemon)
     assert "client gone" in daemon.logtext()
 
 
@@ -168,8 +172,7 @@ def test_slow_loris(make_daemon):
     w = Wire(d.port, timeout=10)
     w.s.sendall(b"\x00\x00")  # half a header, then nothing
     t0 = time.monotonic()
-    r = d.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
-    assert r.returncode == 0, r.stderr
+    alice_logs_in(d)
     assert w.closed_by_server()
     assert time.monotonic() - t0 < 5
     w.close()
@@ -224,8 +227,7 @@ def test_connection_cap(make_daemon):
     for w in held:
         w.close()
     time.sleep(0.3)
-    r = d.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
-    assert r.returncode == 0, r.stderr
+    alice_logs_in(d)
     assert "connection limit" in d.logtext()
 
 
@@ -504,5 +506,4 @@ def test_interactive_step_timeout(make_daemon):
     assert time.monotonic() - t0 < 4
     w.close()
     assert "login failed: console=pamcon" in d.logtext()
-    r = d.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
-    assert r.returncode == 0, r.stderr
+    alice_logs_in(d)
