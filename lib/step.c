@@ -277,6 +277,13 @@ int pk_cancel(pk_txn *txn)
 	pthread_mutex_lock(&txn->mu);
 	if (txn->state == ST_RUNNING || txn->state == ST_CONV) {
 		txn->cancel = true;
+		/* Like an answer, a cancel withdraws the pending batch at once:
+		   pk_result must not report it again while the worker has yet
+		   to wake, and the worker frees it when it does. */
+		if (txn->state == ST_CONV) {
+			txn->state = ST_RUNNING;
+			pk__drain(txn);
+		}
 		pthread_cond_broadcast(&txn->cond);
 	} else {
 		rc = -EINVAL;

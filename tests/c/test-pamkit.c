@@ -276,6 +276,30 @@ static void test_cancel_from_thread(void **state)
 	pk_txn_end(txn);
 }
 
+/* A cancelled batch is gone at once: no second PAM_CONV_AGAIN for it (the
+   CLI re-read stdin and touched the freed batch while the worker slept). */
+static void test_cancel_withdraws_batch(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 200; i++) {
+		pk_txn *txn = open_txn("pw", "alice", PK_MODE_STEPWISE, NULL);
+		size_t n = 1;
+
+		assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0),
+				 PAM_CONV_AGAIN);
+		assert_int_equal(pk_cancel(txn), 0);
+		assert_null(pk_messages(txn, &n));
+		assert_int_equal(n, 0);
+		int rc = pk_result(txn);
+		assert_true(rc == -EAGAIN || rc == PAM_CONV_ERR);
+		if (rc == -EAGAIN)
+			rc = wait_final(txn);
+		assert_int_equal(rc, PAM_CONV_ERR);
+		assert_int_equal(pk_txn_interrupted(txn), -ECANCELED);
+		pk_txn_end(txn);
+	}
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -635,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_answer_second_batch),
 		cmocka_unit_test(test_step_timeout),
 		cmocka_unit_test(test_cancel_from_thread),
+		cmocka_unit_test(test_cancel_withdraws_batch),
 		cmocka_unit_test(test_end_mid_conversation),
 		cmocka_unit_test(test_fd_readable),
 		cmocka_unit_test(test_items_env),
