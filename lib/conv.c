@@ -17,7 +17,12 @@ void msg_list_clear(struct msg_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free((char *)l->v[i].msg);
-	free(l->v);
+	while (l->arr) {
+		struct msg_arr *prev = l->arr->prev;
+
+		free(l->arr);
+		l->arr = prev;
+	}
 	l->v = NULL;
 	l->n = l->cap = 0;
 }
@@ -25,11 +30,17 @@ void msg_list_clear(struct msg_list *l)
 int msg_list_add(struct msg_list *l, int style, const char *text)
 {
 	if (l->n == l->cap) {
+		/* Never realloc: a reader may still walk the old array (the
+		   transcript grows while pk_transcript's pointer is out). */
 		size_t cap = l->cap ? l->cap * 2 : 4;
-		struct pk_message *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
+		struct msg_arr *a = malloc(sizeof(*a) + cap * sizeof(a->v[0]));
+		if (!a)
 			return -ENOMEM;
-		l->v = v;
+		if (l->n)
+			memcpy(a->v, l->v, l->n * sizeof(a->v[0]));
+		a->prev = l->arr;
+		l->arr = a;
+		l->v = a->v;
 		l->cap = cap;
 	}
 	char *copy = strdup(text ? text : "");
@@ -45,6 +56,17 @@ bool pk_message_is_prompt(const struct pk_message *m)
 {
 	return m && (m->style == PAM_PROMPT_ECHO_OFF ||
 		     m->style == PAM_PROMPT_ECHO_ON);
+}
+
+void pk__retired_free(pk_txn *txn)
+{
+	while (txn->retired) {
+		struct msg_retired *next = txn->retired->next;
+
+		msg_list_clear(&txn->retired->l);
+		free(txn->retired);
+		txn->retired = next;
+	}
 }
 
 void pk__responses_free(struct pam_response *r, size_t n)
@@ -145,7 +167,11 @@ static int converse_stepwise(pk_txn *txn, struct msg_list *batch,
 {
 	struct pam_response *r = NULL;
 	int rc = PAM_CONV_ERR;
+	/* Ready before the batch is out: a timeout or cancel retires it. */
+	struct msg_retired *ret = calloc(1, sizeof(*ret));
 
+	if (!ret)
+		return PAM_BUF_ERR;
 	pthread_mutex_lock(&txn->mu);
 	if (txn->cancel) {
 		txn->interrupted = -ECANCELED;
@@ -179,7 +205,17 @@ static int converse_stepwise(pk_txn *txn, struct msg_list *batch,
 		r = txn->replies;
 		rc = PAM_SUCCESS;
 	}
-	*batch = txn->batch;		/* freed by the caller below */
+	if (txn->replied) {
+		*batch = txn->batch;	/* answered: freed by the caller */
+	} else {
+		/* Timed out or cancelled: whoever read pk_messages may still
+		   be reading; the batch lives on until its reader's next
+		   pk_reply (or pk_start, pk_txn_end). */
+		ret->l = txn->batch;
+		ret->next = txn->retired;
+		txn->retired = ret;
+		ret = NULL;
+	}
 	memset(&txn->batch, 0, sizeof(txn->batch));
 	txn->replies = NULL;
 	txn->replied = false;
@@ -190,6 +226,7 @@ static int converse_stepwise(pk_txn *txn, struct msg_list *batch,
 	}
 out:
 	pthread_mutex_unlock(&txn->mu);
+	free(ret);
 	if (rc == PAM_SUCCESS)
 		*resp = r;
 	return rc;

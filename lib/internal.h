@@ -28,11 +28,27 @@ enum txn_job {
 
 struct pk_worker;
 
+/* One array of a msg_list; a grown list keeps its older arrays (prev) until
+   it is cleared, so a pointer pk_transcript handed out never dangles. */
+struct msg_arr {
+	struct msg_arr *prev;
+	struct pk_message v[];
+};
+
 /* A growable list of messages with owned texts. */
 struct msg_list {
-	struct pk_message *v;
+	struct pk_message *v;		/* arr->v */
 	size_t n;
 	size_t cap;
+	struct msg_arr *arr;
+};
+
+/* A batch withdrawn by a timeout or a cancel while its reader may still
+   hold pk_messages' pointer: freed by the next pk_reply, pk_start or
+   pk_txn_end, never by the worker on its own. */
+struct msg_retired {
+	struct msg_list l;
+	struct msg_retired *next;
 };
 
 struct pk_txn {
@@ -75,6 +91,7 @@ struct pk_txn {
 	struct pam_response *replies;	/* handed over by pk_reply */
 	bool replied;			/* replies (possibly NULL = fail) given */
 	struct msg_list transcript;	/* info/error messages of this op */
+	struct msg_retired *retired;	/* withdrawn batches, see above */
 
 	/* Stepwise only. */
 	int efd;			/* eventfd: readable when pk_result has news */
@@ -93,6 +110,7 @@ void pk__fail_delay(int retval, unsigned int usec_delay, void *appdata);
 void msg_list_clear(struct msg_list *l);
 int msg_list_add(struct msg_list *l, int style, const char *text);
 void pk__responses_free(struct pam_response *r, size_t n);
+void pk__retired_free(pk_txn *txn);	/* with txn->mu held */
 
 /* ops.c */
 int pk__check_flags(enum pk_op op, int flags);

@@ -94,6 +94,7 @@ int pk_start(pk_txn *txn, enum pk_op op, int flags)
 		rc = -EBUSY;
 	if (rc == 0) {
 		pk__op_reset(txn, op, flags);
+		pk__retired_free(txn);
 		pk__drain(txn);
 		txn->state = ST_RUNNING;
 		txn->job = JOB_OP;
@@ -189,6 +190,7 @@ int pk_reply(pk_txn *txn, const char *const *replies, size_t n)
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&txn->mu);
+	pk__retired_free(txn);	/* the caller is done with any older batch */
 	if (txn->state != ST_CONV || txn->replied) {
 		rc = txn->interrupted ? txn->interrupted : -EINVAL;
 		goto out;
@@ -235,6 +237,7 @@ int pk__reply_owned(pk_txn *txn, struct pam_response *r)
 	int rc = 0;
 
 	pthread_mutex_lock(&txn->mu);
+	pk__retired_free(txn);
 	if (txn->state != ST_CONV || txn->replied) {
 		rc = -EINVAL;
 		pk__responses_free(r, txn->batch.n);

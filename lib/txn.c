@@ -18,6 +18,7 @@ void pk__txn_free(pk_txn *txn)
 {
 	msg_list_clear(&txn->batch);
 	msg_list_clear(&txn->transcript);
+	pk__retired_free(txn);
 	free(txn->get_user_prompt);
 	if (txn->efd >= 0)
 		close(txn->efd);

@@ -45,6 +45,9 @@ static const struct {
 	{ "expired", "auth required " MOD " setcred=skip\n"
 		     "account required " MOD " rc=PAM_NEW_AUTHTOK_REQD\n" },
 	{ "unix", "auth required pam_unix.so\naccount required pam_unix.so\n" },
+	{ "chatty", "auth required " MOD " setcred=skip info=m1 flush info=m2 "
+		    "flush info=m3 flush info=m4 flush info=m5 flush info=m6 "
+		    "flush prompt_off=Password:|secret\n" },
 };
 
 static int group_setup(void **state)
@@ -298,6 +301,94 @@ static void test_cancel_withdraws_batch(void **state)
 		assert_int_equal(pk_txn_interrupted(txn), -ECANCELED);
 		pk_txn_end(txn);
 	}
+}
+
+/* A step timeout withdraws the batch but never frees it under its reader:
+   pk_messages' pointer stays valid until the reader's pk_reply (the CLI
+   and the Python bindings read prompts while the timeout may fire). */
+static void test_timeout_keeps_batch_for_reader(void **state)
+{
+	(void)state;
+	struct pk_options o = {
+		.service = "otp", .user = "alice", .confdir = confdir,
+		.mode = PK_MODE_STEPWISE, .step_timeout_ms = 20,
+	};
+	for (int i = 0; i < 20; i++) {
+		pk_txn *txn = NULL;
+		size_t n = 0;
+
+		assert_int_equal(pk_txn_create(&o, &txn), PAM_SUCCESS);
+		assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0),
+				 PAM_CONV_AGAIN);
+		const struct pk_message *m = pk_messages(txn, &n);
+		assert_non_null(m);
+		assert_int_equal(n, 2);
+		/* The worker times out, unwinds and finishes meanwhile. */
+		assert_int_equal(wait_final(txn), PAM_CONV_ERR);
+		assert_int_equal(pk_txn_interrupted(txn), -ETIMEDOUT);
+		assert_string_equal(m[0].msg, "Welcome");	/* ASan: no UAF */
+		assert_string_equal(m[1].msg, "Password: ");
+		const char *late[] = { NULL, "pw" };
+		assert_int_equal(pk_reply(txn, late, 2), -ETIMEDOUT);
+		pk_txn_end(txn);
+	}
+}
+
+/* The same for a cancel from another thread: the batch is withdrawn at
+   once, the reader's pointer lives until its own next call. */
+static void test_cancel_keeps_batch_for_reader(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 50; i++) {
+		pk_txn *txn = open_txn("pw", "alice", PK_MODE_STEPWISE, NULL);
+		size_t n = 0;
+
+		assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0),
+				 PAM_CONV_AGAIN);
+		const struct pk_message *m = pk_messages(txn, &n);
+		assert_int_equal(n, 1);
+		assert_int_equal(pk_cancel(txn), 0);
+		assert_int_equal(wait_final(txn), PAM_CONV_ERR);
+		assert_string_equal(m[0].msg, "Password:");
+		pk_txn_end(txn);
+	}
+}
+
+/* pk_transcript's pointer stays valid while the transcript grows (it was
+   realloc'ed under its reader when a later batch brought more info). */
+static void test_transcript_pointer_survives_growth(void **state)
+{
+	(void)state;
+	pk_txn *txn = open_txn("chatty", "alice", PK_MODE_STEPWISE, NULL);
+	const struct pk_message *t, *t1 = NULL;
+	size_t n = 0, n1 = 0;
+	int rc, batches = 0;
+
+	rc = pk_begin(txn, PK_OP_AUTHENTICATE, 0);
+	while (rc == PAM_CONV_AGAIN) {
+		const struct pk_message *m = pk_messages(txn, &n);
+		assert_non_null(m);
+		t = pk_transcript(txn, &n1);
+		if (!t1 && t) {
+			t1 = t;		/* kept across the following batches */
+			assert_int_equal(n1, 1);
+		}
+		if (pk_message_is_prompt(&m[n - 1])) {
+			const char *pw[] = { "secret" };
+			rc = pk_answer(txn, pw, 1);
+		} else {
+			rc = pk_answer(txn, NULL, 0);
+		}
+		assert_non_null(t1);
+		assert_string_equal(t1[0].msg, "m1");	/* ASan: no UAF */
+		batches++;
+	}
+	assert_int_equal(rc, PAM_SUCCESS);
+	assert_int_equal(batches, 7);
+	t = pk_transcript(txn, &n);
+	assert_int_equal(n, 6);
+	assert_string_equal(t[5].msg, "m6");
+	pk_txn_end(txn);
 }
 
 static double now_s(void)
@@ -660,6 +751,9 @@ int main(void)
 		cmocka_unit_test(test_step_timeout),
 		cmocka_unit_test(test_cancel_from_thread),
 		cmocka_unit_test(test_cancel_withdraws_batch),
+		cmocka_unit_test(test_timeout_keeps_batch_for_reader),
+		cmocka_unit_test(test_cancel_keeps_batch_for_reader),
+		cmocka_unit_test(test_transcript_pointer_survives_growth),
 		cmocka_unit_test(test_end_mid_conversation),
 		cmocka_unit_test(test_fd_readable),
 		cmocka_unit_test(test_items_env),
