@@ -22,6 +22,14 @@ void pypk_frame_pop(struct pypk_frame *f)
 	cur_frame = f->prev;
 }
 
+int pypk_frame_inside(const void *owner)
+{
+	for (struct pypk_frame *f = cur_frame; f; f = f->prev)
+		if (f->owner == owner)
+			return 1;
+	return 0;
+}
+
 PyObject *pypk_messages_list(pypk_state *st, const struct pk_message *m,
 			     size_t n, int as_tuple)
 {

@@ -196,17 +196,14 @@ static int timeout_ms(unsigned int secs, int *ms)
    PAMError / TimeoutError. */
 static PyObject *step_result(pypk_ctx *self, int rc, int timed_out)
 {
-	const struct pk_message *m;
 	PyObject *batch;
-	size_t n = 0;
 
 	if (rc < 0) {
 		self->auth_state = AUTH_DONE;
 		return NULL;
 	}
 	if (rc == PAM_CONV_AGAIN) {
-		PK_NOGIL(m = pk_messages(self->txn->txn, &n));
-		batch = pypk_messages_list(ctx_state(self), m, m ? n : 0, 1);
+		batch = pypk_txn_batch(self->txn, 0, 1);
 		if (!batch || PyList_Append(self->txn->history, batch) < 0) {
 			Py_XDECREF(batch);
 			return NULL;

@@ -46,8 +46,15 @@ typedef struct {
 	PyObject *fd_callback;		/* fail delay callback */
 	int stepwise;
 	int started;			/* start() issued, result not yet read */
-	int busy;			/* blocking calls running (GIL-guarded) */
+	int busy;			/* calls running without the GIL on
+					   self->txn (GIL-guarded) */
 	int end_pending;		/* end() came while busy */
+	/* Serialises reading libpamkit's batch/transcript pointers (and
+	   copying what they point to) against the calls that free them:
+	   pk_start, pk_reply, pk_cancel.  Taken only without the GIL. */
+	pthread_mutex_t batch_lock;
+	int blocking;			/* pk_call running (under batch_lock):
+					   its callback owns the batch */
 	pthread_mutex_t delay_lock;
 	int delay_pending;
 	int delay_retval;
@@ -91,7 +98,10 @@ struct pypk_frame {
 	PyThreadState *tstate;
 	PyObject *exc;			/* first exception from the callback */
 	struct pypk_frame *prev;
+	const void *owner;		/* the pypk_txn of the blocking call */
 };
+/* Whether this thread is inside a blocking call on owner (its callback). */
+int pypk_frame_inside(const void *owner);
 void pypk_frame_push(struct pypk_frame *f);
 void pypk_frame_pop(struct pypk_frame *f);
 
@@ -102,6 +112,17 @@ int pypk_op_from_str(PyObject *op);
    code (>= 0) or -1 with an exception set. */
 int pypk_txn_run(pypk_txn *self, int op, int flags);
 int pypk_txn_finish_delay(pypk_txn *self);
+/* Around a GIL-free section using self->txn: end() from another thread
+   waits for it (the handle must outlive every call under way). */
+void pypk_busy_enter(pypk_txn *self);
+void pypk_busy_leave(pypk_txn *self);
+#define PK_TXN_NOGIL(self, stmt) do { pypk_busy_enter(self); \
+				       PK_NOGIL(stmt); \
+				       pypk_busy_leave(self); } while (0)
+/* The pending batch (transcript=0) or the transcript as a list (or tuple)
+   of Message, copied under batch_lock: never a pointer into libpamkit
+   that another thread's call could free. */
+PyObject *pypk_txn_batch(pypk_txn *self, int transcript, int as_tuple);
 PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 		       const struct pk_options *o);
 int pypk_audit(pypk_txn *self, int op, int flags);

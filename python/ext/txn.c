@@ -10,19 +10,138 @@
 
 static void txn_end_raw(pypk_txn *self);
 
-/* A blocking call is about to release the GIL with self->txn in use. */
-static void busy_enter(pypk_txn *self)
+/* A call is about to release the GIL with self->txn in use (a blocking
+   call, or a quick one: end() from another thread must not free the handle
+   under it either). */
+void pypk_busy_enter(pypk_txn *self)
 {
 	self->busy++;
 }
 
 /* ... and is back: an end() that came meanwhile happens now. */
-static void busy_leave(pypk_txn *self)
+void pypk_busy_leave(pypk_txn *self)
 {
 	if (--self->busy == 0 && self->end_pending) {
 		self->end_pending = 0;
 		txn_end_raw(self);
 	}
+}
+
+/* The calls that free libpamkit's batch or transcript, each under
+   batch_lock (called without the GIL). */
+static int locked_start(pypk_txn *self, int op, int flags)
+{
+	int rc;
+
+	pthread_mutex_lock(&self->batch_lock);
+	rc = pk_start(self->txn, (enum pk_op)op, flags);
+	pthread_mutex_unlock(&self->batch_lock);
+	return rc;
+}
+
+static int locked_reply(pypk_txn *self, char **r, size_t n)
+{
+	int rc;
+
+	pthread_mutex_lock(&self->batch_lock);
+	/* a blocking call's callback owns its batch */
+	rc = self->blocking ? -EBUSY
+			    : pk_reply(self->txn, (const char *const *)r, n);
+	pthread_mutex_unlock(&self->batch_lock);
+	return rc;
+}
+
+static void locked_cancel(pypk_txn *self)
+{
+	pthread_mutex_lock(&self->batch_lock);
+	pk_cancel(self->txn);
+	pthread_mutex_unlock(&self->batch_lock);
+}
+
+/* A blocking call (pk_call and its callback) runs: readers on other
+   threads see no batch meanwhile, since the call frees it when the
+   callback returns and resets the transcript when it starts. */
+static int blocking_call(pypk_txn *self, int op, int flags)
+{
+	int rc;
+
+	pthread_mutex_lock(&self->batch_lock);
+	self->blocking++;
+	pthread_mutex_unlock(&self->batch_lock);
+	rc = pk_call(self->txn, (enum pk_op)op, flags);
+	pthread_mutex_lock(&self->batch_lock);
+	self->blocking--;
+	pthread_mutex_unlock(&self->batch_lock);
+	return rc;
+}
+
+static void copies_free(struct pk_message *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++)
+		free((char *)c[i].msg);
+	free(c);
+}
+
+/* Without the GIL: deep copy of the batch or transcript, under batch_lock. */
+static int copy_batch(pypk_txn *self, int transcript,
+		      struct pk_message **out, size_t *out_n)
+{
+	const struct pk_message *m;
+	struct pk_message *c = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*out_n = 0;
+	pthread_mutex_lock(&self->batch_lock);
+	if (self->blocking && !pypk_frame_inside(self))
+		goto out;
+	m = transcript ? pk_transcript(self->txn, &n)
+		       : pk_messages(self->txn, &n);
+	if (!m || n == 0)
+		goto out;
+	c = calloc(n, sizeof(*c));
+	if (!c) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		c[i].style = m[i].style;
+		c[i].msg = strdup(m[i].msg ? m[i].msg : "");
+		if (!c[i].msg) {
+			copies_free(c, n);
+			c = NULL;
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	*out = c;
+	*out_n = n;
+out:
+	pthread_mutex_unlock(&self->batch_lock);
+	return rc;
+}
+
+PyObject *pypk_txn_batch(pypk_txn *self, int transcript, int as_tuple)
+{
+	struct pk_message *c = NULL;
+	size_t n = 0;
+	PyObject *res;
+	int rc;
+
+	if (!self->txn || (!transcript && !self->stepwise))
+		return as_tuple ? PyTuple_New(0) : PyList_New(0);
+	pypk_busy_enter(self);
+	Py_BEGIN_ALLOW_THREADS
+	rc = copy_batch(self, transcript, &c, &n);
+	Py_END_ALLOW_THREADS
+	pypk_busy_leave(self);
+	if (rc < 0)
+		return PyErr_NoMemory();
+	res = pypk_messages_list(pypk_state_of_module(self->module), c, n,
+				 as_tuple);
+	copies_free(c, n);
+	return res;
 }
 
 int pypk_op_from_str(PyObject *op)
@@ -65,7 +184,7 @@ int pypk_audit(pypk_txn *self, int op, int flags)
 		return 0;
 	snprintf(event, sizeof(event), "truenas_pypam.%s",
 		 pk_op_name((enum pk_op)op));
-	PK_NOGIL(rc = pk_get_item(self->txn, PAM_USER, &user));
+	PK_TXN_NOGIL(self, rc = pk_get_item(self->txn, PAM_USER, &user));
 	if (rc < 0)
 		user = NULL;
 	if (!self->seed_audit) {
@@ -119,13 +238,14 @@ int pypk_txn_run(pypk_txn *self, int op, int flags)
 
 	if (!check_open(self) || pypk_audit(self, op, flags) < 0)
 		return -1;
-	busy_enter(self);
+	pypk_busy_enter(self);
+	fr.owner = self;
 	pypk_frame_push(&fr);
 	fr.tstate = PyEval_SaveThread();
-	rc = pk_call(self->txn, op, flags);
+	rc = blocking_call(self, op, flags);
 	PyEval_RestoreThread(fr.tstate);
 	pypk_frame_pop(&fr);
-	busy_leave(self);
+	pypk_busy_leave(self);
 	store_conv_error(self, fr.exc);
 	if (pypk_txn_finish_delay(self) < 0)
 		return -1;
@@ -168,7 +288,9 @@ PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 	self->end_pending = 0;
 	self->delay_pending = 0;
 	self->weakreflist = NULL;
+	self->blocking = 0;
 	pthread_mutex_init(&self->delay_lock, NULL);
+	pthread_mutex_init(&self->batch_lock, NULL);
 	PyObject_GC_Track(self);
 
 	opts.conv = pypk_conv_cb;
@@ -383,6 +505,7 @@ static void txn_dealloc(pypk_txn *self)
 	txn_clear(self);
 	Py_CLEAR(self->module);
 	pthread_mutex_destroy(&self->delay_lock);
+	pthread_mutex_destroy(&self->batch_lock);
 	tp->tp_free(self);
 	Py_DECREF(tp);
 }
@@ -394,7 +517,7 @@ static PyObject *txn_end(pypk_txn *self, PyObject *unused)
 		/* another thread is inside a blocking call on this handle:
 		   cut its conversation short; it ends the handle on return */
 		self->end_pending = 1;
-		PK_NOGIL(pk_cancel(self->txn));
+		PK_NOGIL(locked_cancel(self));
 		Py_RETURN_NONE;
 	}
 	txn_end_raw(self);
@@ -463,11 +586,13 @@ static PyObject *txn_begin(pypk_txn *self, PyObject *args, PyObject *kw)
 		return NULL;
 	if (pypk_audit(self, op, flags) < 0)
 		return NULL;
-	busy_enter(self);
+	pypk_busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = pk_begin(self->txn, op, flags);
+	rc = locked_start(self, op, flags);
+	if (rc == 0)
+		rc = pk_wait(self->txn, -1);
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+	pypk_busy_leave(self);
 	if (rc == -EBUSY || rc == -EINVAL) {
 		PyErr_Format(PyExc_RuntimeError, "begin: %s", pk_strerror(rc));
 		return NULL;
@@ -484,7 +609,7 @@ static PyObject *txn_start(pypk_txn *self, PyObject *args, PyObject *kw)
 		return NULL;
 	if (pypk_audit(self, op, flags) < 0)
 		return NULL;
-	PK_NOGIL(rc = pk_start(self->txn, op, flags));
+	PK_TXN_NOGIL(self, rc = locked_start(self, op, flags));
 	if (rc < 0) {
 		PyErr_Format(rc == -ENOMEM ? PyExc_MemoryError :
 			     PyExc_RuntimeError, "start: %s", pk_strerror(rc));
@@ -501,7 +626,7 @@ static PyObject *txn_poll(pypk_txn *self, PyObject *unused)
 	(void)unused;
 	if (need_stepwise(self) < 0)
 		return NULL;
-	PK_NOGIL(rc = pk_result(self->txn));
+	PK_TXN_NOGIL(self, rc = pk_result(self->txn));
 	if (rc == -EAGAIN)
 		Py_RETURN_NONE;
 	if (rc == -EINVAL) {
@@ -518,7 +643,7 @@ static int get_replies(pypk_txn *self, PyObject *replies, char ***r,
 	const struct pk_message *m;
 	size_t want = 0;
 
-	PK_NOGIL(m = pk_messages(self->txn, &want));
+	PK_TXN_NOGIL(self, m = pk_messages(self->txn, &want));
 	if (!m) {
 		PyErr_SetString(PyExc_RuntimeError,
 				"no conversation is waiting for answers");
@@ -535,7 +660,7 @@ static PyObject *txn_reply(pypk_txn *self, PyObject *replies)
 
 	if (need_stepwise(self) < 0 || get_replies(self, replies, &r, &n) < 0)
 		return NULL;
-	PK_NOGIL(rc = pk_reply(self->txn, (const char *const *)r, n));
+	PK_TXN_NOGIL(self, rc = locked_reply(self, r, n));
 	pypk_replies_free(r, n);
 	if (rc < 0)
 		return pypk_raise_neg(rc == -EINVAL ? -EBUSY : rc, "reply");
@@ -550,11 +675,13 @@ static PyObject *txn_answer(pypk_txn *self, PyObject *replies)
 
 	if (need_stepwise(self) < 0 || get_replies(self, replies, &r, &n) < 0)
 		return NULL;
-	busy_enter(self);
+	pypk_busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = pk_answer(self->txn, (const char *const *)r, n);
+	rc = locked_reply(self, r, n);
+	if (rc == 0)
+		rc = pk_wait(self->txn, -1);
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+	pypk_busy_leave(self);
 	pypk_replies_free(r, n);
 	if (rc == -EINVAL || rc == -EBUSY) {
 		PyErr_Format(PyExc_RuntimeError, "answer: %s", pk_strerror(rc));
@@ -576,22 +703,22 @@ int pypk_txn_step(pypk_txn *self, int op, int flags, PyObject *replies,
 	if (replies ? get_replies(self, replies, &r, &n) < 0
 		    : pypk_audit(self, op, flags) < 0)
 		return -1;
-	busy_enter(self);
+	pypk_busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = replies ? pk_reply(self->txn, (const char *const *)r, n)
-		     : pk_start(self->txn, op, flags);
+	rc = replies ? locked_reply(self, r, n)
+		     : locked_start(self, op, flags);
 	if (rc == 0)
 		rc = pk_wait(self->txn, timeout_ms);
 	if (rc == -ETIMEDOUT) {
 		*timed_out = 1;
 		/* cut every further conversation short until the op ends */
 		do {
-			pk_cancel(self->txn);
+			locked_cancel(self);
 			rc = pk_wait(self->txn, -1);
 		} while (rc == PAM_CONV_AGAIN);
 	}
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+	pypk_busy_leave(self);
 	pypk_replies_free(r, n);
 	if (rc < 0) {
 		PyErr_Format(rc == -ENOMEM ? PyExc_MemoryError :
@@ -617,7 +744,7 @@ static PyObject *txn_cancel(pypk_txn *self, PyObject *unused)
 {
 	(void)unused;
 	if (self->txn)
-		PK_NOGIL(pk_cancel(self->txn));
+		PK_TXN_NOGIL(self, locked_cancel(self));
 	Py_RETURN_NONE;
 }
 
@@ -633,13 +760,20 @@ static PyObject *txn_get_user(pypk_txn *self, PyObject *args, PyObject *kw)
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|z", kwlist, &prompt) ||
 	    !check_open(self))
 		return NULL;
-	busy_enter(self);
+	pypk_busy_enter(self);
+	fr.owner = self;
 	pypk_frame_push(&fr);
 	fr.tstate = PyEval_SaveThread();
+	pthread_mutex_lock(&self->batch_lock);
+	self->blocking++;
+	pthread_mutex_unlock(&self->batch_lock);
 	rc = pk_get_user(self->txn, prompt, &user);
+	pthread_mutex_lock(&self->batch_lock);
+	self->blocking--;
+	pthread_mutex_unlock(&self->batch_lock);
 	PyEval_RestoreThread(fr.tstate);
 	pypk_frame_pop(&fr);
-	busy_leave(self);
+	pypk_busy_leave(self);
 	store_conv_error(self, fr.exc);
 	if (rc < 0) {
 		free(user);
@@ -683,7 +817,7 @@ PyObject *pypk_txn_get_item(pypk_txn *self, int item)
 
 	if (!check_open(self))
 		return NULL;
-	PK_NOGIL(rc = pk_get_item(self->txn, item, &v));
+	PK_TXN_NOGIL(self, rc = pk_get_item(self->txn, item, &v));
 	if (rc != PAM_SUCCESS) {
 		free(v);
 		if (rc < 0)
@@ -711,7 +845,7 @@ int pypk_txn_set_item(pypk_txn *self, int item, PyObject *value)
 	}
 	if (pypk_opt_str(value, pk_item_name(item), &s) < 0)
 		return -1;
-	PK_NOGIL(rc = pk_set_item(self->txn, item, s));
+	PK_TXN_NOGIL(self, rc = pk_set_item(self->txn, item, s));
 	if (rc < 0) {
 		pypk_raise_neg(rc, "set_item");
 		return -1;
@@ -766,7 +900,7 @@ PyObject *pypk_txn_getenv(pypk_txn *self, PyObject *name)
 
 	if (!check_open(self) || env_name(name, &s) < 0)
 		return NULL;
-	PK_NOGIL(rc = pk_getenv(self->txn, s, &v));
+	PK_TXN_NOGIL(self, rc = pk_getenv(self->txn, s, &v));
 	if (rc < 0)
 		return pypk_raise_neg(rc, "getenv");
 	if (!v)
@@ -793,10 +927,10 @@ int pypk_txn_setenv(pypk_txn *self, PyObject *name, PyObject *value,
 		}
 		if (pypk_opt_str(value, "value", &v) < 0)
 			return -1;
-		PK_NOGIL(rc = readonly ? pk_misc_setenv(self->txn, s, v, true)
+		PK_TXN_NOGIL(self, rc = readonly ? pk_misc_setenv(self->txn, s, v, true)
 			      : pk_setenv(self->txn, s, v));
 	} else {
-		PK_NOGIL(rc = pk_unsetenv(self->txn, s));
+		PK_TXN_NOGIL(self, rc = pk_unsetenv(self->txn, s));
 	}
 	if (rc < 0) {
 		pypk_raise_neg(rc, "setenv");
@@ -821,7 +955,7 @@ PyObject *pypk_txn_envdict(pypk_txn *self)
 
 	if (!check_open(self))
 		return NULL;
-	PK_NOGIL(rc = pk_getenvlist(self->txn, &list));
+	PK_TXN_NOGIL(self, rc = pk_getenvlist(self->txn, &list));
 	if (rc < 0)
 		return pypk_raise_neg(rc, "getenvlist");
 	d = PyDict_New();
@@ -915,7 +1049,7 @@ static PyObject *txn_fail_delay(pypk_txn *self, PyObject *arg)
 
 	if (!check_open(self) || usec_arg(arg, "usec", &v) < 0)
 		return NULL;
-	PK_NOGIL(rc = pk_fail_delay(self->txn, v));
+	PK_TXN_NOGIL(self, rc = pk_fail_delay(self->txn, v));
 	return code_or_raise(self, rc, "fail_delay");
 }
 
@@ -923,28 +1057,14 @@ static PyObject *txn_fail_delay(pypk_txn *self, PyObject *arg)
 
 static PyObject *txn_messages(pypk_txn *self, void *c)
 {
-	const struct pk_message *m;
-	size_t n = 0;
-
 	(void)c;
-	if (!self->txn || !self->stepwise)
-		return PyList_New(0);
-	PK_NOGIL(m = pk_messages(self->txn, &n));
-	return pypk_messages_list(pypk_state_of_module(self->module), m,
-				  m ? n : 0, 0);
+	return pypk_txn_batch(self, 0, 0);
 }
 
 static PyObject *txn_transcript(pypk_txn *self, void *c)
 {
-	const struct pk_message *m;
-	size_t n = 0;
-
 	(void)c;
-	if (!self->txn)
-		return PyList_New(0);
-	PK_NOGIL(m = pk_transcript(self->txn, &n));
-	return pypk_messages_list(pypk_state_of_module(self->module), m,
-				  m ? n : 0, 0);
+	return pypk_txn_batch(self, 1, 0);
 }
 
 static PyObject *txn_interrupted(pypk_txn *self, void *c)
@@ -954,7 +1074,7 @@ static PyObject *txn_interrupted(pypk_txn *self, void *c)
 	(void)c;
 	if (!self->txn)
 		Py_RETURN_NONE;
-	PK_NOGIL(r = pk_txn_interrupted(self->txn));
+	PK_TXN_NOGIL(self, r = pk_txn_interrupted(self->txn));
 	if (r == -ETIMEDOUT)
 		return PyUnicode_FromString("timeout");
 	if (r == -ECANCELED)
@@ -969,7 +1089,7 @@ static PyObject *txn_last_status(pypk_txn *self, void *c)
 		return NULL;
 	int rc;
 
-	PK_NOGIL(rc = pk_txn_last_status(self->txn));
+	PK_TXN_NOGIL(self, rc = pk_txn_last_status(self->txn));
 	return code_or_raise(self, rc, "last_status");
 }
 
