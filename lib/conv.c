@@ -270,7 +270,26 @@ out:
 void pk__fail_delay(int retval, unsigned int usec_delay, void *appdata)
 {
 	pk_txn *txn = appdata;
+	pk_fail_delay_fn cb;
+	void *data;
 
-	if (txn && txn->delay_cb)
-		txn->delay_cb(txn, retval, usec_delay, txn->delay_data);
+	if (!txn)
+		return;
+	/* pk_txn_end may have given up on a busy worker and returned: its
+	   caller then frees delay_data, so read the callback under the lock
+	   (pk_txn_end clears it) and let pk_txn_end wait for a call under
+	   way. */
+	pthread_mutex_lock(&txn->mu);
+	cb = txn->delay_cb;
+	data = txn->delay_data;
+	if (cb)
+		txn->in_delay_cb++;
+	pthread_mutex_unlock(&txn->mu);
+	if (!cb)
+		return;
+	cb(txn, retval, usec_delay, data);
+	pthread_mutex_lock(&txn->mu);
+	txn->in_delay_cb--;
+	pthread_cond_broadcast(&txn->cond);
+	pthread_mutex_unlock(&txn->mu);
 }

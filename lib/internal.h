@@ -67,6 +67,7 @@ struct pk_txn {
 	void *conv_data;
 	pk_fail_delay_fn delay_cb;
 	void *delay_data;
+	unsigned int in_delay_cb;	/* delay_cb calls under way */
 	void *userdata;
 	unsigned int step_timeout_ms;
 

@@ -195,6 +195,12 @@ int pk_reply(pk_txn *txn, const char *const *replies, size_t n)
 		rc = txn->interrupted ? txn->interrupted : -EINVAL;
 		goto out;
 	}
+	if (txn->busy_owner_set) {
+		/* A blocking call's callback is reading this batch on its own
+		   thread: an answer from here would free it under it. */
+		rc = -EBUSY;
+		goto out;
+	}
 	size_t want = txn->batch.n;
 	if (n != want && !(n == 0 && !replies && !batch_has_prompt(&txn->batch))) {
 		rc = -EINVAL;		/* the batch stays pending */

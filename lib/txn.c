@@ -129,6 +129,11 @@ void pk_txn_end(pk_txn *txn)
 		if (pthread_cond_timedwait(&txn->cond, &txn->mu, &deadline) ==
 		    ETIMEDOUT)
 			break;		/* the worker finishes alone */
+	/* Either way no callback may reach the caller's data afterwards. */
+	txn->delay_cb = NULL;
+	txn->user_conv = NULL;
+	while (txn->in_delay_cb)
+		pthread_cond_wait(&txn->cond, &txn->mu);
 	pk__txn_unref(txn);
 }
 

@@ -121,7 +121,9 @@ int pk_txn_create(const struct pk_options *opts, pk_txn **out);
  * session and deletes credentials the transaction set up (with a null
  * conversation swapped in), pam_end with the last status, returns the
  * worker to the pool, wipes and frees everything.  Never hangs: if a module
- * is blocked without conversing, the worker finishes the teardown alone.
+ * is blocked without conversing, the worker finishes the teardown alone
+ * (and never calls the conversation or fail delay callback after
+ * pk_txn_end has returned: their data may be freed then).
  * NULL is accepted.
  */
 void pk_txn_end(pk_txn *txn);
@@ -184,14 +186,17 @@ int pk_result(pk_txn *txn);
 /* pk_result, waiting up to timeout_ms (-1: forever); -ETIMEDOUT when the
    wait (not the step) timed out. */
 int pk_wait(pk_txn *txn, int timeout_ms);
-/* The pending batch (valid until pk_reply, pk_cancel or pk_txn_end). */
+/* The pending batch (valid until this caller's pk_reply, pk_cancel or
+   pk_txn_end; a step timeout or another thread's cancel withdraws it but
+   does not free it before then). */
 const struct pk_message *pk_messages(pk_txn *txn, size_t *n);
 /*
  * Answer the pending batch: n must equal the batch size (or replies NULL and
  * n 0 for a batch with no prompt).  Replies to prompts are copied for PAM at
  * once; replies to info/error messages are ignored; NULL for a prompt is
  * passed to PAM as a NULL resp.  On -EINVAL (wrong n) the batch stays
- * pending and nothing is lost.
+ * pending and nothing is lost.  -EBUSY while a blocking call's callback
+ * handles the batch on its own thread.
  * Returns 0 or a negative error; does not wait.
  */
 int pk_reply(pk_txn *txn, const char *const *replies, size_t n);

@@ -45,6 +45,8 @@ static const struct {
 	{ "expired", "auth required " MOD " setcred=skip\n"
 		     "account required " MOD " rc=PAM_NEW_AUTHTOK_REQD\n" },
 	{ "unix", "auth required pam_unix.so\naccount required pam_unix.so\n" },
+	{ "slowfail", "auth required " MOD " setcred=skip fail_delay=1000 "
+		      "delay_ms=2600 rc=PAM_AUTH_ERR\n" },
 	{ "chatty", "auth required " MOD " setcred=skip info=m1 flush info=m2 "
 		    "flush info=m3 flush info=m4 flush info=m5 flush info=m6 "
 		    "flush prompt_off=Password:|secret\n" },
@@ -389,6 +391,113 @@ static void test_transcript_pointer_survives_growth(void **state)
 	assert_int_equal(n, 6);
 	assert_string_equal(t[5].msg, "m6");
 	pk_txn_end(txn);
+}
+
+/* pk_txn_end gives up on a worker busy in a module after its grace time
+   and the caller frees the callback data at once; the worker must not call
+   the fail delay callback with it when the module finally fails. */
+struct delay_box {
+	int calls;
+};
+
+static void delay_box_cb(pk_txn *txn, int retval, unsigned int usec,
+			 void *data)
+{
+	struct delay_box *b = data;
+
+	(void)txn;
+	(void)retval;
+	(void)usec;
+	b->calls++;			/* ASan: no write into freed data */
+}
+
+static void test_no_delay_callback_after_end(void **state)
+{
+	(void)state;
+	struct delay_box *b = calloc(1, sizeof(*b));
+	struct pk_options o = {
+		.service = "slowfail", .user = "alice", .confdir = confdir,
+		.mode = PK_MODE_STEPWISE, .fail_delay_cb = delay_box_cb,
+		.fail_delay_data = b,
+	};
+	pk_txn *txn = NULL;
+
+	assert_non_null(b);
+	assert_int_equal(pk_txn_create(&o, &txn), PAM_SUCCESS);
+	assert_int_equal(pk_start(txn, PK_OP_AUTHENTICATE, 0), 0);
+	pk_txn_end(txn);		/* returns after the grace time */
+	assert_int_equal(b->calls, 0);
+	free(b);
+	/* The module wakes up, fails and PAM calls the delay hook. */
+	struct timespec ts = { 1, 500000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* While a blocking call's callback reads its batch on the caller's thread,
+   pk_reply from another thread is refused (it would free the batch under
+   the callback); pk_cancel still works. */
+struct owned {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	int inside, release;
+};
+
+static int owned_conv(pk_txn *txn, const struct pk_message *msgs, size_t n,
+		      char **replies, void *data)
+{
+	struct owned *o = data;
+
+	(void)txn;
+	pthread_mutex_lock(&o->mu);
+	o->inside = 1;
+	pthread_cond_broadcast(&o->cond);
+	while (!o->release)
+		pthread_cond_wait(&o->cond, &o->mu);
+	pthread_mutex_unlock(&o->mu);
+	assert_int_equal(n, 1);
+	assert_string_equal(msgs[0].msg, "Password:");	/* ASan: alive */
+	replies[0] = strdup("secret");
+	return replies[0] ? 0 : -1;
+}
+
+static void *owned_call(void *arg)
+{
+	return (void *)(intptr_t)pk_authenticate(arg, 0);
+}
+
+static void test_reply_refused_during_blocking_call(void **state)
+{
+	(void)state;
+	struct owned o = { .inside = 0 };
+	struct pk_options opt = {
+		.service = "pw", .user = "alice", .confdir = confdir,
+		.mode = PK_MODE_STEPWISE, .conv = owned_conv, .conv_data = &o,
+	};
+	pk_txn *txn = NULL;
+	pthread_t th;
+	void *ret;
+
+	pthread_mutex_init(&o.mu, NULL);
+	pthread_cond_init(&o.cond, NULL);
+	assert_int_equal(pk_txn_create(&opt, &txn), PAM_SUCCESS);
+	assert_int_equal(pthread_create(&th, NULL, owned_call, txn), 0);
+	pthread_mutex_lock(&o.mu);
+	while (!o.inside)
+		pthread_cond_wait(&o.cond, &o.mu);
+	pthread_mutex_unlock(&o.mu);
+
+	const char *wrong[] = { "nope" };
+	assert_int_equal(pk_reply(txn, wrong, 1), -EBUSY);
+
+	pthread_mutex_lock(&o.mu);
+	o.release = 1;
+	pthread_cond_broadcast(&o.cond);
+	pthread_mutex_unlock(&o.mu);
+	pthread_join(th, &ret);
+	assert_int_equal((int)(intptr_t)ret, PAM_SUCCESS);
+	pk_txn_end(txn);
+	pthread_cond_destroy(&o.cond);
+	pthread_mutex_destroy(&o.mu);
 }
 
 static double now_s(void)
@@ -754,6 +863,8 @@ int main(void)
 		cmocka_unit_test(test_timeout_keeps_batch_for_reader),
 		cmocka_unit_test(test_cancel_keeps_batch_for_reader),
 		cmocka_unit_test(test_transcript_pointer_survives_growth),
+		cmocka_unit_test(test_no_delay_callback_after_end),
+		cmocka_unit_test(test_reply_refused_during_blocking_call),
 		cmocka_unit_test(test_end_mid_conversation),
 		cmocka_unit_test(test_fd_readable),
 		cmocka_unit_test(test_items_env),
