@@ -368,7 +368,7 @@ void conn_on_pool(struct authd *d)
 	for (j = pampool_prompts(d->pool); j; j = next) {
 		struct conn *c = j->conn;
 
-		next = j->pnext;
+		next = j->lnext;
 		if (!c)
 			continue;
 		relay_batch(c);

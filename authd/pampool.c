@@ -356,8 +356,13 @@ struct pamjob *pampool_prompts(struct pampool *p)
 	pthread_mutex_lock(&p->mu);
 	list = p->prompts;
 	p->prompts = NULL;
-	for (j = list; j; j = j->pnext)
+	for (j = list; j; j = j->pnext) {
 		j->in_prompts = false;
+		/* Once in_prompts is false the job's thread may publish its
+		   next batch and re-link pnext into p->prompts while the loop
+		   walks this list: the loop follows lnext, set here. */
+		j->lnext = j->pnext;
+	}
 	pthread_mutex_unlock(&p->mu);
 	return list;
 }

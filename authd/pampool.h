@@ -49,6 +49,8 @@ struct pamjob {
 	unsigned int batch;		/* counts batches */
 	bool answered, cancelled, in_prompts;
 	struct pamjob *pnext;		/* on the prompt list */
+	struct pamjob *lnext;		/* loop thread: the list that
+					   pampool_prompts returned */
 	/* out */
 	pk_txn *txn;			/* open session on success */
 	int rc;				/* PAM code or negative errno */
@@ -64,7 +66,9 @@ struct pampool *pampool_new(unsigned int n, int *efd);
 int pampool_submit(struct pampool *p, struct pamjob *job);
 
 /* 4001: the jobs whose PAM conversation waits for the console (loop
- * thread).  For each, pampool_copy_batch gives the messages (copies). */
+ * thread), linked by lnext (never pnext: a job's thread re-links pnext
+ * when its next batch comes).  For each, pampool_copy_batch gives the
+ * messages (copies). */
 struct pamjob *pampool_prompts(struct pampool *p);
 /* Copy the batch a job waits on into *msgs (strdup'ed texts, free with
  * pampool_free_batch); returns its count and *batch, or 0 if none. */
