@@ -14,6 +14,8 @@
 
 #include "internal.h"
 
+#define WAIT_SLICE_MS 50
+
 void pk__signal(pk_txn *txn)
 {
 	uint64_t one = 1;
@@ -150,6 +152,10 @@ int pk_wait(pk_txn *txn, int timeout_ms)
 				return -ETIMEDOUT;
 			left = timeout_ms - (int)spent;
 		}
+		/* Another consumer's pk_result may drain the eventfd between
+		   ours and this poll: never sleep on it longer than a slice. */
+		if (left < 0 || left > WAIT_SLICE_MS)
+			left = WAIT_SLICE_MS;
 		struct pollfd p = { .fd = txn->efd, .events = POLLIN };
 		if (poll(&p, 1, left) < 0 && errno != EINTR)
 			return -errno;
