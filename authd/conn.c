@@ -692,6 +692,11 @@ flush:
 		       NULL : "write error");
 	if (!c->dead && c->state == CS_CLOSING && !c->outlen)
 		c->dead = true;
+	/* logged in, greeting sent: give the record buffers back now (no
+	 * read for EAGAIN follows the PAM job, whose end would free the read
+	 * buffer); later reads and writes free their own (tlspsk_idle) */
+	if (!c->dead && c->tls && c->logged_in && !c->outlen && !c->bufs_freed)
+		c->bufs_freed = tlspsk_free_buffers(c->ssl);
 	/* peer half-closed while we are not reading (PAM running / failing) */
 	if (!c->dead && (events & EPOLLRDHUP) && !reading_state(c->state))
 		hangup(c, c->state == CS_FAILING ? NULL : "client gone mid-conversation");
