@@ -181,13 +181,45 @@ def saslauthd_cmd(tmp, pamd, mux, sock):
     namespace with pamd bound over /etc/pam.d (the host's is untouched) so
     that it runs libpam natively; otherwise libpam_wrapper, which copies
     the service directory on every pam_start and so slows saslauthd down."""
-    base = ["/usr/sbin/saslauthd", "-a", "pam", "-m", str(mux), "-n", "50", "-d"]
+    # no -d: that is saslauthd's debug mode (it then logs two or three debug
+    # lines per check); it detaches as on a real host, see SaslPid
+    base = ["/usr/sbin/saslauthd", "-a", "pam", "-m", str(mux), "-n", "50"]
     ns = ns_prefix(tmp, sock, pamd)
     if ns:
         return ns + base, dict(os.environ), "mount namespace"
     env = dict(os.environ, LD_PRELOAD=PAMWRAP, PAM_WRAPPER="1",
                PAM_WRAPPER_SERVICE_DIR=str(pamd))
     return base, env, "libpam_wrapper"
+
+
+class SaslPid:
+    """The detached saslauthd master, with the part of Popen's API used."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def poll(self):
+        try:
+            text = pathlib.Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return 0
+        return 0 if text.rsplit(")", 1)[1].split()[0] == "Z" else None
+
+    def send_signal(self, sig):
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout):
+        for _ in range(int(timeout * 20)):
+            if self.poll() is not None:
+                return 0
+            time.sleep(0.05)
+        raise subprocess.TimeoutExpired("saslauthd", timeout)
 
 
 def start_authd(tmp, pamd, name, extra, sock):
@@ -264,17 +296,17 @@ def main():
         mux = tmp / "mux"
         mux.mkdir()
         cmd, env, res["saslauthd_pam_dir"] = saslauthd_cmd(tmp, pamd, mux, sock)
-        s = subprocess.Popen(cmd, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True,  # it signals its group
-                             preexec_fn=pinned(SERVER_CPUS))
-        procs.append(s)
-        sock = mux / "mux"
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30,
+                       preexec_fn=pinned(SERVER_CPUS))
+        sock, pidf = mux / "mux", mux / "saslauthd.pid"
         for _ in range(200):
-            if sock.exists():
+            if sock.exists() and pidf.exists() and pidf.read_text().strip():
                 break
             time.sleep(0.05)
         assert sock.exists(), "saslauthd did not start"
+        s = SaslPid(int(pidf.read_text().split()[0]))
+        procs.append(s)
         time.sleep(0.5)
         # testsaslauthd, the stock client, agrees on the same service
         t = subprocess.run(["/usr/sbin/testsaslauthd", "-u", "alice", "-p", "x",
