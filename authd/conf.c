@@ -163,7 +163,7 @@ static int set_defaults(struct authd_conf *c)
 	c->fail_delay_ms = 2000;
 	c->step_timeout_ms = 120000;
 	c->pam_threads = 4;
-	c->pam_rhost = true;
+	c->pam_rhost = false;	/* as the Bareos director (auth_pam.cc) */
 	if (set_str(&c->director_name, "pamkit-authd") ||
 	    set_str(&c->version, PAMKIT_AUTHD_VERSION) ||
 	    set_str(&c->listen_address, "127.0.0.1") ||

@@ -181,7 +181,13 @@ static bool reading_state(enum conn_state s)
 	}
 }
 
-static void rearm(struct conn *c)
+/* ignored: input epoll reported while the connection was not reading.
+ * EPOLLIN stays registered while the connection is not reading (a PAM job
+ * runs, the fail delay): a console sends nothing then, so dropping it and
+ * adding it back would cost two epoll_ctl calls per login for nothing.
+ * Only when input does come meanwhile is it dropped, so that level-
+ * triggered epoll does not report the unread bytes again and again. */
+static void rearm(struct conn *c, uint32_t ignored)
 {
 	struct epoll_event ev = { 0 };
 	uint32_t want = EPOLLRDHUP;
@@ -191,6 +197,8 @@ static void rearm(struct conn *c)
 	if (c->state == CS_DETECT || c->state == CS_TLS_HANDSHAKE ||
 	    reading_state(c->state))
 		want |= EPOLLIN;
+	else if (!(ignored & (EPOLLIN | EPOLLRDHUP)))
+		want |= c->armed & EPOLLIN;
 	if (c->outlen || (c->state == CS_TLS_HANDSHAKE && c->ssl &&
 			  SSL_want_write(c->ssl)))
 		want |= EPOLLOUT;
@@ -649,10 +657,18 @@ static void handshake(struct conn *c)
 	hangup(c, NULL);
 }
 
+/* events: what epoll reported, or 0 when called after a PAM job moved the
+ * connection on (then the socket is read only if TLS holds buffered bytes:
+ * anything in the kernel is reported by epoll, without a read for EAGAIN). */
 void conn_on_sock(struct conn *c, uint32_t events)
 {
+	uint32_t ignored = 0;
+
 	if (c->gone)
 		return;
+	if (c->state != CS_DETECT && c->state != CS_TLS_HANDSHAKE &&
+	    !reading_state(c->state))
+		ignored = events;
 	if (c->dead)
 		goto out;
 	if (events & (EPOLLERR | EPOLLHUP)) {
@@ -661,15 +677,26 @@ void conn_on_sock(struct conn *c, uint32_t events)
 	}
 	if (c->state == CS_DETECT)
 		detect(c);
-	if (!c->dead && c->state == CS_TLS_HANDSHAKE)
+	if (!c->dead && c->state == CS_TLS_HANDSHAKE) {
 		handshake(c);
-	if (!c->dead)
+		/* handshake done: the Hello is read now only if it came with
+		 * the Finished, else epoll says when (no read for EAGAIN) */
+		if (c->state == CS_HELLO && !SSL_has_pending(c->ssl))
+			goto flush;
+	}
+	if (!c->dead && (events || (c->tls && SSL_has_pending(c->ssl))))
 		read_frames(c);
+flush:
 	if (!c->dead && flush_out(c))
 		hangup(c, c->state == CS_CONSOLE || c->state == CS_CLOSING ?
 		       NULL : "write error");
 	if (!c->dead && c->state == CS_CLOSING && !c->outlen)
 		c->dead = true;
+	/* logged in, greeting sent: give the record buffers back now (no
+	 * read for EAGAIN follows the PAM job, whose end would free the read
+	 * buffer); later reads and writes free their own (tlspsk_idle) */
+	if (!c->dead && c->tls && c->logged_in && !c->outlen && !c->bufs_freed)
+		c->bufs_freed = tlspsk_free_buffers(c->ssl);
 	/* peer half-closed while we are not reading (PAM running / failing) */
 	if (!c->dead && (events & EPOLLRDHUP) && !reading_state(c->state))
 		hangup(c, c->state == CS_FAILING ? NULL : "client gone mid-conversation");
@@ -677,7 +704,7 @@ out:
 	if (c->dead)
 		conn_destroy(c);
 	else
-		rearm(c);
+		rearm(c, ignored);
 }
 
 void conn_on_deadline(struct conn *c)
@@ -696,7 +723,7 @@ void conn_on_deadline(struct conn *c)
 	if (c->dead)
 		conn_destroy(c);
 	else
-		rearm(c);
+		rearm(c, 0);
 }
 
 void conn_start(struct conn *c)

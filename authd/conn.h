@@ -75,6 +75,7 @@ struct conn {
 	char **replies;
 	char user[PAM_FIELD_MAX + 1];
 	bool logged_in;
+	bool bufs_freed;	/* TLS buffers given back after login */
 	bool gone;		/* destroyed, waiting in the graveyard */
 	bool dead;		/* destroy when the current handler returns */
 	uint64_t started_ms;

@@ -21,6 +21,7 @@ struct pampool {
 	struct pamjob *prompts;		/* 4001 batches waiting for the loop */
 	pthread_cond_t idle_cv;		/* inter_running went down */
 	unsigned int inter_running;	/* 4001 threads */
+	unsigned int busy;		/* pool threads between two jobs */
 	bool stopping;
 	int efd;
 	unsigned int n;
@@ -229,10 +230,14 @@ static void *worker(void *arg)
 {
 	struct pampool *p = arg;
 
+	bool was_busy = false;
+
 	for (;;) {
 		struct pamjob *job;
 
 		pthread_mutex_lock(&p->mu);
+		if (was_busy)
+			p->busy--;
 		while (!p->head && !p->stopping)
 			pthread_cond_wait(&p->cond, &p->mu);
 		job = p->head;
@@ -243,6 +248,8 @@ static void *worker(void *arg)
 		p->head = job->next;
 		if (!p->head)
 			p->tail = NULL;
+		p->busy++;
+		was_busy = true;
 		pthread_mutex_unlock(&p->mu);
 		job->next = NULL;
 		if (job->end_only) {
@@ -309,7 +316,11 @@ static int enqueue(struct pampool *p, struct pamjob *job)
 	else
 		p->head = job;
 	p->tail = job;
-	pthread_cond_signal(&p->cond);
+	/* a teardown does not wake a sleeping thread while another one is
+	 * busy: that one looks at the queue before it sleeps, and nobody
+	 * waits for a teardown (one futex wake and wait fewer per login) */
+	if (!job->end_only || !p->busy)
+		pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }

@@ -274,6 +274,11 @@ void tlspsk_idle(SSL *ssl)
 		SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 }
 
+bool tlspsk_free_buffers(SSL *ssl)
+{
+	return ssl && SSL_free_buffers(ssl) == 1;
+}
+
 const char *tlspsk_peer_identity(SSL *ssl)
 {
 	if (ssl_idx() < 0)

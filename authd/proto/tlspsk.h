@@ -6,6 +6,7 @@
 #define AUTHD_PROTO_TLSPSK_H
 
 #include <openssl/ssl.h>
+#include <stdbool.h>
 
 /* Server lookup: console name -> key hex (NUL-terminated, 32 chars) or NULL
  * when unknown. */
@@ -34,6 +35,9 @@ int tlspsk_expect_host(SSL *ssl, const char *host);
 /* The login is over: release the record buffers whenever they are empty
  * (an idle console then holds none). */
 void tlspsk_idle(SSL *ssl);
+/* Free the record buffers now if they hold nothing (SSL_MODE_RELEASE_BUFFERS
+ * frees them only at the end of a read or write): true if freed. */
+bool tlspsk_free_buffers(SSL *ssl);
 
 /* Console name of the PSK identity the peer used, or NULL. */
 const char *tlspsk_peer_identity(SSL *ssl);

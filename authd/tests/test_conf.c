@@ -48,7 +48,7 @@ static void t_good(void **st)
 	assert_int_equal(c.max_connections, 7);
 	assert_int_equal(c.fail_delay_ms, 2000);
 	assert_int_equal(c.pam_threads, 4);
-	assert_true(c.pam_rhost);
+	assert_false(c.pam_rhost);
 	assert_null(c.listen_unix);
 	assert_null(c.tls_certificate);
 	cc = conf_console(&c, "pamcon");
@@ -70,7 +70,7 @@ static void t_more_keys(void **st)
 	(void)st;
 	write_conf("listen_address = 127.0.0.1, ::1\nlisten_unix = /run/a.sock\n"
 		   "tls_certificate = /etc/c.pem\ntls_key = /etc/k.pem\n"
-		   "pam_threads = 256\npam_rhost = no\n[console a]\npassword = x\n");
+		   "pam_threads = 256\npam_rhost = yes\n[console a]\npassword = x\n");
 	assert_int_equal(conf_load(path, &c, err, sizeof(err)), 0);
 	unlink(path);
 	assert_string_equal(c.listen_address, "127.0.0.1, ::1");
@@ -78,7 +78,7 @@ static void t_more_keys(void **st)
 	assert_string_equal(c.tls_certificate, "/etc/c.pem");
 	assert_string_equal(c.tls_key, "/etc/k.pem");
 	assert_int_equal(c.pam_threads, 256);
-	assert_false(c.pam_rhost);
+	assert_true(c.pam_rhost);
 	conf_free(&c);
 }
 

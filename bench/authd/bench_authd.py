@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench/authd: pamkit-authd vs saslauthd on the same fast PAM service.
 
-  PAMKIT_BUILD_DIR=$PWD/build /usr/bin/python3 bench/authd/bench_authd.py [seconds] [rounds] [--no-pin]
+  PAMKIT_BUILD_DIR=$PWD/build /usr/bin/python3 bench/authd/bench_authd.py [seconds] [rounds] [--no-pin] [--other] [--no-devlog]
 
 Measures logins/s with 50 concurrent clients (pamkit-authd: full TLS-PSK +
 CRAM-MD5 both ways + direct PAM login + session; saslauthd -a pam: its
@@ -118,24 +118,111 @@ class Load:
         return round(1000 * self.server / n, 3), round(1000 * self.client / n, 3)
 
 
-def saslauthd_cmd(pamd, mux):
+# Runs "$@" in a private mount namespace: with a syslog socket ($1, or "-"
+# for none) bound over /dev/log in a private /dev, and a PAM directory ($3,
+# or "-") bound over /etc/pam.d.  The host's /dev and /etc are untouched.
+NS_SCRIPT = r"""
+set -e
+sock=$1; old=$2; pamd=$3; shift 3
+mount --make-rprivate /
+if [ "$pamd" != - ]; then mount --bind "$pamd" /etc/pam.d; fi
+if [ "$sock" != - ]; then
+    mount --bind /dev "$old"
+    mount -t tmpfs -o mode=0755,size=64k pamkit-bench-dev /dev
+    for n in null zero full random urandom; do
+        : > "/dev/$n"; mount --bind "$old/$n" "/dev/$n"
+    done
+    ln -s /proc/self/fd /dev/fd
+    : > /dev/log
+    mount --bind "$sock" /dev/log
+    umount -l "$old"
+fi
+exec "$@"
+"""
+
+# The stand-in for the host's syslog daemon: reads /dev/log datagrams and,
+# on SIGTERM, prints how many lines came and how many were not LOG_AUTH or
+# carried a secret of the bench.
+SYSLOG_READER = r"""
+import os, signal, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+n = bad = 0
+signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+print("ready", flush=True)
+try:
+    while True:
+        m = s.recv(65536)
+        n += 1
+        pri = int(m[1:m.index(b">")]) if m[:1] == b"<" else -1
+        if pri >> 3 not in (4, 10) or b"benchsecret" in m or b"wonderland" in m:
+            bad += 1
+except KeyboardInterrupt:
+    pass
+print(n, bad, flush=True)
+"""
+
+
+def ns_prefix(tmp, sock, pamd):
+    """argv prefix for NS_SCRIPT, or None when not root or unshare fails."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return None
+    old = tmp / "olddev"
+    old.mkdir(exist_ok=True)
+    ns = ["unshare", "--mount", "/bin/sh", "-c", NS_SCRIPT, "sh",
+          str(sock) if sock else "-", str(old), str(pamd) if pamd else "-"]
+    probe = subprocess.run(ns + ["true"], capture_output=True, timeout=10)
+    return ns if probe.returncode == 0 else None
+
+
+def saslauthd_cmd(tmp, pamd, mux, sock):
     """saslauthd reads /etc/pam.d only.  As root, give it a private mount
     namespace with pamd bound over /etc/pam.d (the host's is untouched) so
     that it runs libpam natively; otherwise libpam_wrapper, which copies
     the service directory on every pam_start and so slows saslauthd down."""
-    base = ["/usr/sbin/saslauthd", "-a", "pam", "-m", str(mux), "-n", "50", "-d"]
-    ns = ["unshare", "--mount", "--propagation", "private"]
-    if os.geteuid() == 0 and shutil.which("unshare"):
-        probe = subprocess.run(ns + ["true"], capture_output=True, timeout=10)
-        if probe.returncode == 0:
-            return (ns + ["sh", "-c", 'mount --bind "$0" /etc/pam.d && exec "$@"',
-                          str(pamd)] + base, dict(os.environ), "mount namespace")
+    # no -d: that is saslauthd's debug mode (it then logs two or three debug
+    # lines per check); it detaches as on a real host, see SaslPid
+    base = ["/usr/sbin/saslauthd", "-a", "pam", "-m", str(mux), "-n", "50"]
+    ns = ns_prefix(tmp, sock, pamd)
+    if ns:
+        return ns + base, dict(os.environ), "mount namespace"
     env = dict(os.environ, LD_PRELOAD=PAMWRAP, PAM_WRAPPER="1",
                PAM_WRAPPER_SERVICE_DIR=str(pamd))
     return base, env, "libpam_wrapper"
 
 
-def start_authd(tmp, pamd, name, extra):
+class SaslPid:
+    """The detached saslauthd master, with the part of Popen's API used."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def poll(self):
+        try:
+            text = pathlib.Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return 0
+        return 0 if text.rsplit(")", 1)[1].split()[0] == "Z" else None
+
+    def send_signal(self, sig):
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout):
+        for _ in range(int(timeout * 20)):
+            if self.poll() is not None:
+                return 0
+            time.sleep(0.05)
+        raise subprocess.TimeoutExpired("saslauthd", timeout)
+
+
+def start_authd(tmp, pamd, name, extra, sock):
     conf = tmp / f"{name}.conf"
     conf.write_text(
         "director_name = bench-dir\nlisten_port = 0\n"
@@ -143,8 +230,9 @@ def start_authd(tmp, pamd, name, extra):
         "max_connections = 2100\nfail_delay_ms = 0\n" + extra +
         "[console benchcon]\npassword = benchsecret\npam = yes\n")
     logf = tmp / f"{name}.log"
-    d = subprocess.Popen([str(DAEMON), "-c", str(conf)], stderr=open(logf, "w"),
-                         preexec_fn=nofile)
+    ns = ns_prefix(tmp, sock, None) if sock else []
+    d = subprocess.Popen((ns or []) + [str(DAEMON), "-c", str(conf)],
+                         stderr=open(logf, "w"), preexec_fn=nofile)
     for _ in range(200):
         m = re.search(r"port (\d+)", logf.read_text())
         if m:
@@ -156,7 +244,8 @@ def start_authd(tmp, pamd, name, extra):
 
 def main():
     global SERVER_CPUS, CLIENT_CPUS
-    args = [a for a in sys.argv[1:] if a != "--no-pin"]
+    flags = {"--no-pin", "--other", "--no-devlog"}
+    args = [a for a in sys.argv[1:] if a not in flags]
     secs = float(args[0]) if len(args) > 0 else 2.0
     rounds = int(args[1]) if len(args) > 1 else 5
     cpus = sorted(os.sched_getaffinity(0))
@@ -174,31 +263,54 @@ def main():
             f"auth required {SECDIR}/pam_permit.so\n"
             f"account required {SECDIR}/pam_permit.so\n"
             f"session required {SECDIR}/pam_permit.so\n")
-        # No "other" file: libpam_wrapper copies every file of this
-        # directory on each pam_start, which would slow saslauthd down.
-        d, port = start_authd(tmp, pamd, "authd", "")
+        # libpam always reads "other" too; without one it logs an error on
+        # every pam_start (one send() with the /dev/log reader).  --other
+        # adds one (pam_deny), as real hosts have; it is not the default
+        # because it is not equal treatment: libpam loads its modules on
+        # every pam_start, and saslauthd's processes end every handle, so
+        # each check dlopens pam_deny.so again (35 % of saslauthd's rate
+        # here), while pamkit-authd's open sessions keep it loaded.
+        if "--other" in sys.argv:
+            (pamd / "other").write_text("".join(
+                f"{t} required {SECDIR}/pam_deny.so\n"
+                for t in ("auth", "account", "password", "session")))
+        res["pam_other_file"] = (pamd / "other").exists()
+        # syslog as on a real host: a reader on /dev/log (on the load
+        # generator's CPU, as another process on the host) in each daemon's
+        # private mount namespace.  --no-devlog: this VM's missing /dev/log.
+        sock, reader = None, None
+        if "--no-devlog" not in sys.argv and ns_prefix(tmp, None, None):
+            sock = tmp / "devlog"
+            reader = subprocess.Popen([sys.executable, "-c", SYSLOG_READER, str(sock)],
+                                      stdout=subprocess.PIPE, text=True,
+                                      preexec_fn=pinned(CLIENT_CPUS))
+            procs.append(reader)
+            assert reader.stdout.readline().strip() == "ready"
+        res["syslog"] = "/dev/log reader" if sock else "no /dev/log"
+        # the default (pam_rhost = no, as the Bareos director)
+        d, port = start_authd(tmp, pamd, "authd", "", sock)
         procs.append(d)
-        # the same daemon without PAM_RHOST (as the Bareos director and
-        # saslauthd): libaudit then resolves no host per record
-        d2, port2 = start_authd(tmp, pamd, "authd-norhost", "pam_rhost = no\n")
+        # the same daemon with PAM_RHOST: libaudit then resolves the host
+        # for each of its records
+        d2, port2 = start_authd(tmp, pamd, "authd-rhost", "pam_rhost = yes\n", sock)
         procs.append(d2)
         res["authd_baseline_rss_kb"] = status(d.pid, "VmRSS")
 
         # saslauthd -a pam, 50 workers, same PAM service via pam_wrapper
         mux = tmp / "mux"
         mux.mkdir()
-        cmd, env, res["saslauthd_pam_dir"] = saslauthd_cmd(pamd, mux)
-        s = subprocess.Popen(cmd, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True,  # it signals its group
-                             preexec_fn=pinned(SERVER_CPUS))
-        procs.append(s)
-        sock = mux / "mux"
+        cmd, env, res["saslauthd_pam_dir"] = saslauthd_cmd(tmp, pamd, mux, sock)
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30,
+                       preexec_fn=pinned(SERVER_CPUS))
+        sock, pidf = mux / "mux", mux / "saslauthd.pid"
         for _ in range(200):
-            if sock.exists():
+            if sock.exists() and pidf.exists() and pidf.read_text().strip():
                 break
             time.sleep(0.05)
         assert sock.exists(), "saslauthd did not start"
+        s = SaslPid(int(pidf.read_text().split()[0]))
+        procs.append(s)
         time.sleep(0.5)
         # testsaslauthd, the stock client, agrees on the same service
         t = subprocess.run(["/usr/sbin/testsaslauthd", "-u", "alice", "-p", "x",
@@ -222,9 +334,9 @@ def main():
             ratios_n.append(round(n / max(0.1, b), 3))
             fails[0] += fa + fn
             fails[1] += fb
-        res["authd_no_rhost_logins_per_s_rounds"] = rn
-        res["ratio_no_rhost_rounds"] = ratios_n
-        res["rate_ratio_authd_no_rhost_over_saslauthd"] = statistics.median(ratios_n)
+        res["authd_rhost_logins_per_s_rounds"] = rn
+        res["ratio_rhost_rounds"] = ratios_n
+        res["rate_ratio_authd_rhost_over_saslauthd"] = statistics.median(ratios_n)
         res["authd_logins_per_s_rounds"] = ra
         res["saslauthd_logins_per_s_rounds"] = rs
         res["ratio_rounds"] = ratios
@@ -234,7 +346,7 @@ def main():
         # CPU per login (ms): the daemon (all threads) or saslauthd (all
         # its processes), and the load generator's own share
         res["cpu_ms_per_login_authd"], res["cpu_ms_per_login_authd_client"] = la.ms_per_login()
-        res["cpu_ms_per_login_authd_no_rhost"], _ = ln.ms_per_login()
+        res["cpu_ms_per_login_authd_rhost"], _ = ln.ms_per_login()
         res["cpu_ms_per_login_saslauthd"], res["cpu_ms_per_login_saslauthd_client"] = ls.ms_per_login()
         res["authd_failures"] = fails[0]
         res["saslauthd_failures"] = fails[1]
@@ -264,6 +376,10 @@ def main():
         d2.send_signal(signal.SIGTERM)
         res["authd_exit"] = d.wait(15)
         d2.wait(15)
+        if reader:
+            reader.send_signal(signal.SIGTERM)
+            n, bad = reader.communicate(timeout=15)[0].split()
+            res["syslog_lines"], res["syslog_lines_not_auth_or_secret"] = int(n), int(bad)
         print(json.dumps(res, indent=2))
     finally:
         for p in procs:

@@ -90,6 +90,7 @@ class Daemon:
             "login_timeout_ms": "5000",
             "fail_delay_ms": "200",
             "step_timeout_ms": "10000",
+            "pam_rhost": "yes",   # bareos-pkdirect checks it (default: no)
         }
         opts.update(over)
         lines = [f"{k} = {v}" for k, v in opts.items()]

@@ -341,6 +341,19 @@ def test_pktest_direct_login_items(daemon):
     assert r.returncode == 5, r.stderr
 
 
+def test_pam_rhost_no_leaves_it_unset(make_daemon):
+    # pam_rhost = no (the default, as the Bareos director): bareos-pkdirect
+    # requires PAM_RHOST 127.0.0.1, so the same login now fails in PAM
+    d = make_daemon(pam_rhost="no")
+    r = d.console("-u", "alice", console="pkdirect",
+                  env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    assert r.returncode == 5, r.stderr
+    assert "login failed: console=pkdirect" in d.logtext()
+    r = d.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    assert r.returncode == 0, r.stderr
+    assert d.stop() == 0
+
+
 def test_direct_client_gone_while_pam_runs(daemon):
     # the login runs on the PAM pool (account takes 400 ms); the client is
     # gone long before: its result is ended, nothing leaks, the daemon serves
