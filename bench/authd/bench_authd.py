@@ -118,27 +118,9 @@ class Load:
         return round(1000 * self.server / n, 3), round(1000 * self.client / n, 3)
 
 
-# Runs "$@" in a private mount namespace: with a syslog socket ($1, or "-"
-# for none) bound over /dev/log in a private /dev, and a PAM directory ($3,
-# or "-") bound over /etc/pam.d.  The host's /dev and /etc are untouched.
-NS_SCRIPT = r"""
-set -e
-sock=$1; old=$2; pamd=$3; shift 3
-mount --make-rprivate /
-if [ "$pamd" != - ]; then mount --bind "$pamd" /etc/pam.d; fi
-if [ "$sock" != - ]; then
-    mount --bind /dev "$old"
-    mount -t tmpfs -o mode=0755,size=64k pamkit-bench-dev /dev
-    for n in null zero full random urandom; do
-        : > "/dev/$n"; mount --bind "$old/$n" "/dev/$n"
-    done
-    ln -s /proc/self/fd /dev/fd
-    : > /dev/log
-    mount --bind "$sock" /dev/log
-    umount -l "$old"
-fi
-exec "$@"
-"""
+# Runs a command in a private mount namespace with /dev/log and /etc/pam.d
+# of the bench's own (see the script).
+NS_SCRIPT = str(REPO / "bench" / "private-ns.sh")
 
 # The stand-in for the host's syslog daemon: reads /dev/log datagrams and,
 # on SIGTERM, prints how many lines came and how many were not LOG_AUTH or
@@ -170,7 +152,7 @@ def ns_prefix(tmp, sock, pamd):
         return None
     old = tmp / "olddev"
     old.mkdir(exist_ok=True)
-    ns = ["unshare", "--mount", "/bin/sh", "-c", NS_SCRIPT, "sh",
+    ns = ["unshare", "--mount", "/bin/sh", NS_SCRIPT,
           str(sock) if sock else "-", str(old), str(pamd) if pamd else "-"]
     probe = subprocess.run(ns + ["true"], capture_output=True, timeout=10)
     return ns if probe.returncode == 0 else None

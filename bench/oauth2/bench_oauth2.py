@@ -62,22 +62,9 @@ def openssl_verify_rate(alg, seconds, elapsed=False):
     raise RuntimeError("cannot parse openssl speed output:\n" + out)
 
 
-# Runs "$@" in a private mount namespace with a private /dev holding /dev/log.
-NS_SCRIPT = r"""
-set -e
-sock=$1; old=$2; shift 2
-mount --make-rprivate /
-mount --bind /dev "$old"
-mount -t tmpfs -o mode=0755,size=64k pamkit-bench-dev /dev
-for n in null zero full random urandom; do
-    : > "/dev/$n"; mount --bind "$old/$n" "/dev/$n"
-done
-ln -s /proc/self/fd /dev/fd
-: > /dev/log
-mount --bind "$sock" /dev/log
-umount -l "$old"
-exec "$@"
-"""
+# Runs a command in a private mount namespace with a private /dev holding
+# /dev/log (bench/private-ns.sh).
+NS_SCRIPT = str(pathlib.Path(__file__).resolve().parents[1] / "private-ns.sh")
 
 
 class SyslogListener:
@@ -126,7 +113,7 @@ def namespace_wrap(td, listener):
         return None, "not root"
     old = td / "olddev"
     old.mkdir(exist_ok=True)
-    wrap = ["unshare", "-m", "/bin/sh", "-c", NS_SCRIPT, "sh", listener.path, str(old)]
+    wrap = ["unshare", "-m", "/bin/sh", NS_SCRIPT, listener.path, str(old), "-"]
     try:
         p = subprocess.run(wrap + ["/bin/sh", "-c", "test -S /dev/log && logger -u /dev/log "
                                    "-p auth.info pamkit-bench-probe || exit 7"],
