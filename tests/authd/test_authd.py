@@ -27,6 +27,18 @@ def login_direct(port, console="pamcon", timeout=10):
     return w
 
 
+def login_interactive(port, timeout=10):
+    """A logged-in console (interactive PAM: user, then password prompt)."""
+    w = start_pam(port, b"4001\x1e", timeout=timeout)
+    for answer in (b"alice", b"wonderland"):
+        w.recv()
+        w.recv()
+        w.send(answer)
+    assert w.recv() == b"\x00" and w.recv() == b"\x00"
+    assert w.recv() == GREET and w.recv() == LOGGED_IN
+    return w
+
+
 def alice_logs_in(d):
     """A direct-PAM console login as alice; the daemon still serves."""
     r = d.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
@@ -192,13 +204,7 @@ def test_200_concurrent_clients(make_daemon):
             if i % 2:
                 w = login_direct(d.port, timeout=60)
             else:  # interactive: each one a conversation thread meanwhile
-                w = start_pam(d.port, b"4001\x1e", timeout=60)
-                for answer in (b"alice", b"wonderland"):
-                    w.recv()
-                    w.recv()
-                    w.send(answer)
-                assert w.recv() == b"\x00" and w.recv() == b"\x00"
-                assert w.recv() == GREET and w.recv() == LOGGED_IN
+                w = login_interactive(d.port, timeout=60)
             w.send(b"whoami")
             ok = w.recv() == b"alice\n"
             w.close()
@@ -489,14 +495,7 @@ def test_logged_in_consoles_hold_no_thread(daemon):
     base = threads_of(daemon.proc)
     held = []
     for _ in range(10):
-        w = start_pam(daemon.port, b"4001\x1e")
-        for answer in (b"alice", b"wonderland"):
-            w.recv()
-            w.recv()
-            w.send(answer)
-        assert w.recv() == b"\x00" and w.recv() == b"\x00"
-        assert w.recv() == GREET and w.recv() == LOGGED_IN
-        held.append(w)
+        held.append(login_interactive(daemon.port))
     held += [login_direct(daemon.port) for _ in range(10)]
     deadline = time.monotonic() + 5
     while threads_of(daemon.proc) > base and time.monotonic() < deadline:
