@@ -139,6 +139,9 @@ int pypk_opt_str(PyObject *o, const char *name, const char **out);
 int pypk_parse_fail_delay(PyObject *v, const char *name,
 			  struct pk_options *o);
 
+/* The transaction, or NULL with RuntimeError once it has ended. */
+pypk_txn *pypk_txn_check_open(pypk_txn *self);
+/* items.c */
 PyObject *pypk_txn_get_item(pypk_txn *self, int item);
 int pypk_txn_set_item(pypk_txn *self, int item, PyObject *value);
 PyObject *pypk_txn_getenv(pypk_txn *self, PyObject *name);
