@@ -294,7 +294,8 @@ int pk_cancel(pk_txn *txn)
 		txn->cancel = true;
 		/* Like an answer, a cancel withdraws the pending batch at once:
 		   pk_result must not report it again while the worker has yet
-		   to wake, and the worker frees it when it does. */
+		   to wake.  The worker retires it when it does; it is freed at
+		   this caller's next pk_reply, pk_start or pk_txn_end. */
 		if (txn->state == ST_CONV) {
 			txn->state = ST_RUNNING;
 			pk__drain(txn);
