@@ -1,10 +1,11 @@
 /*
  * conv.c - the PAM conversation function libpamkit installs on every handle.
  *
- * Direct mode calls the application's callback on this thread.  Stepwise mode
- * publishes the batch, signals the fd and waits for pk_reply, the step
- * timeout or a cancel.  Either way a failure returns PAM_CONV_ERR with every
- * partial reply wiped and freed, never a half-filled array.
+ * A blocking call runs the application's callback on its own thread.  A
+ * stepwise operation (on its borrowed worker) publishes the batch, signals
+ * the caller and waits for pk_reply, the step timeout or a cancel.  Either
+ * way a failure returns PAM_CONV_ERR with every partial reply wiped and
+ * freed, never a half-filled array.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -58,17 +59,6 @@ bool pk_message_is_prompt(const struct pk_message *m)
 		     m->style == PAM_PROMPT_ECHO_ON);
 }
 
-void pk__retired_free(pk_txn *txn)
-{
-	while (txn->retired) {
-		struct msg_retired *next = txn->retired->next;
-
-		msg_list_clear(&txn->retired->l);
-		free(txn->retired);
-		txn->retired = next;
-	}
-}
-
 void pk__responses_free(struct pam_response *r, size_t n)
 {
 	if (!r)
@@ -78,10 +68,11 @@ void pk__responses_free(struct pam_response *r, size_t n)
 	pk__freezero(r, n * sizeof(*r));
 }
 
-/* Copy PAM's messages into a batch; info/error also go to the transcript. */
-static int build_batch(pk_txn *txn, int n, const struct pam_message **msg,
-		       struct msg_list *batch)
+/* Check PAM's messages and copy info/error texts to the transcript. */
+static int check_and_log(pk_txn *txn, int n, const struct pam_message **msg)
 {
+	int rc = 0;
+
 	for (int i = 0; i < n; i++) {
 		if (!msg[i])
 			return -EINVAL;
@@ -89,24 +80,22 @@ static int build_batch(pk_txn *txn, int n, const struct pam_message **msg,
 		if (style != PAM_PROMPT_ECHO_OFF && style != PAM_PROMPT_ECHO_ON &&
 		    style != PAM_ERROR_MSG && style != PAM_TEXT_INFO)
 			return -EINVAL;
-		if (msg_list_add(batch, style, msg[i]->msg) < 0)
-			return -ENOMEM;
 	}
 	pthread_mutex_lock(&txn->mu);
-	int rc = 0;
 	for (int i = 0; i < n && rc == 0; i++)
-		if (!pk_message_is_prompt(&batch->v[i]))
-			rc = msg_list_add(&txn->transcript, batch->v[i].style,
-					  batch->v[i].msg);
+		if (msg[i]->msg_style == PAM_ERROR_MSG ||
+		    msg[i]->msg_style == PAM_TEXT_INFO)
+			rc = msg_list_add(&txn->transcript, msg[i]->msg_style,
+					  msg[i]->msg);
 	pthread_mutex_unlock(&txn->mu);
 	return rc;
 }
 
-/* Direct mode: run the callback here and turn its strings into responses. */
-static int converse_direct(pk_txn *txn, struct msg_list *batch,
-			   struct pam_response **resp)
+/* A blocking call: run the application's callback here, on its thread. */
+static int converse_callback(pk_txn *txn, const struct pk_batch *b,
+			     struct pam_response **resp)
 {
-	size_t n = batch->n;
+	size_t n = b->n;
 	char **replies = calloc(n, sizeof(*replies));
 	struct pam_response *r = calloc(n, sizeof(*r));
 	int rc = PAM_CONV_ERR;
@@ -120,19 +109,26 @@ static int converse_direct(pk_txn *txn, struct msg_list *batch,
 	pk_conv_fn fn = txn->user_conv;
 	void *data = txn->conv_data;
 	txn->in_conv = !cancelled;
+	if (cancelled)
+		txn->interrupted = -ECANCELED;
 	pthread_mutex_unlock(&txn->mu);
 	if (cancelled || !fn)
 		goto out;
 
-	int cb = fn(txn, batch->v, n, replies, data);
+	int cb = fn(txn, b->v, n, replies, data);
 
 	pthread_mutex_lock(&txn->mu);
 	txn->in_conv = false;
+	/* pk_txn_end from inside the callback: its answers go nowhere. */
+	if (txn->cancel) {
+		txn->interrupted = -ECANCELED;
+		cb = -1;
+	}
 	pthread_mutex_unlock(&txn->mu);
 	if (cb != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if (pk_message_is_prompt(&batch->v[i])) {
+		if (pk_message_is_prompt(&b->v[i])) {
 			r[i].resp = replies[i];
 			replies[i] = NULL;
 		}
@@ -161,29 +157,29 @@ static void deadline_after(struct timespec *ts, unsigned int ms)
 	}
 }
 
-/* Stepwise mode: hand the batch to the caller and wait for its answer. */
-static int converse_stepwise(pk_txn *txn, struct msg_list *batch,
+/*
+ * A stepwise operation on its borrowed worker: publish the batch, wake the
+ * caller and wait for pk_reply, the step timeout or a cancel.  Takes the
+ * reference to b.
+ */
+static int converse_stepwise(pk_txn *txn, struct pk_batch *b,
 			     struct pam_response **resp)
 {
 	struct pam_response *r = NULL;
 	int rc = PAM_CONV_ERR;
-	/* Ready before the batch is out: a timeout or cancel retires it. */
-	struct msg_retired *ret = calloc(1, sizeof(*ret));
 
-	if (!ret)
-		return PAM_BUF_ERR;
 	pthread_mutex_lock(&txn->mu);
 	if (txn->cancel) {
 		txn->interrupted = -ECANCELED;
+		pk_batch_unref(b);
 		goto out;
 	}
-	txn->batch = *batch;
-	memset(batch, 0, sizeof(*batch));
+	b->seq = ++txn->batch_seq;
+	txn->pending = b;
 	txn->replies = NULL;
 	txn->replied = false;
 	txn->in_conv = true;
-	txn->state = ST_CONV;
-	pk__signal(txn);
+	pk__set_state(txn, ST_CONV);
 
 	struct timespec deadline;
 	unsigned int timeout = txn->step_timeout_ms;
@@ -191,8 +187,8 @@ static int converse_stepwise(pk_txn *txn, struct msg_list *batch,
 		deadline_after(&deadline, timeout);
 	while (!txn->replied && !txn->cancel) {
 		if (!timeout) {
-			pthread_cond_wait(&txn->cond, &txn->mu);
-		} else if (pthread_cond_timedwait(&txn->cond, &txn->mu,
+			pthread_cond_wait(&txn->wcond, &txn->mu);
+		} else if (pthread_cond_timedwait(&txn->wcond, &txn->mu,
 						  &deadline) == ETIMEDOUT &&
 			   !txn->replied && !txn->cancel) {
 			txn->interrupted = -ETIMEDOUT;
@@ -205,28 +201,17 @@ static int converse_stepwise(pk_txn *txn, struct msg_list *batch,
 		r = txn->replies;
 		rc = PAM_SUCCESS;
 	}
-	if (txn->replied) {
-		*batch = txn->batch;	/* answered: freed by the caller */
-	} else {
-		/* Timed out or cancelled: whoever read pk_messages may still
-		   be reading; the batch lives on until its reader's next
-		   pk_reply (or pk_start, pk_txn_end). */
-		ret->l = txn->batch;
-		ret->next = txn->retired;
-		txn->retired = ret;
-		ret = NULL;
-	}
-	memset(&txn->batch, 0, sizeof(txn->batch));
+	/* Readers hold their own references: dropping ours frees nothing
+	   under them. */
+	pk_batch_unref(txn->pending);
+	txn->pending = NULL;
 	txn->replies = NULL;
 	txn->replied = false;
 	txn->in_conv = false;
-	if (txn->state == ST_CONV) {	/* timed out or cancelled */
-		txn->state = ST_RUNNING;
-		pk__drain(txn);
-	}
+	if (txn->state == ST_CONV)	/* timed out: withdraw it */
+		pk__set_state(txn, ST_RUNNING);
 out:
 	pthread_mutex_unlock(&txn->mu);
-	free(ret);
 	if (rc == PAM_SUCCESS)
 		*resp = r;
 	return rc;
@@ -236,7 +221,7 @@ int pk__conversation(int n, const struct pam_message **msg,
 		     struct pam_response **resp, void *appdata)
 {
 	pk_txn *txn = appdata;
-	struct msg_list batch = { 0 };
+	struct pk_batch *b;
 	int rc;
 
 	/* Some modules (pam_matrix) pass no resp for messages alone. */
@@ -248,21 +233,19 @@ int pk__conversation(int n, const struct pam_message **msg,
 	if (!txn || !msg || n <= 0 || n > PAM_MAX_NUM_MSG)
 		return PAM_CONV_ERR;
 	*resp = NULL;
-	rc = build_batch(txn, n, msg, &batch);
-	if (rc == -ENOMEM) {
-		rc = PAM_BUF_ERR;
-		goto out;
+	rc = check_and_log(txn, n, msg);
+	if (rc == -ENOMEM)
+		return PAM_BUF_ERR;
+	if (rc < 0)
+		return PAM_CONV_ERR;
+	if (!(b = pk__batch_new(n, msg)))
+		return PAM_BUF_ERR;
+	if (txn->stepwise_op) {
+		rc = converse_stepwise(txn, b, resp);	/* takes b */
+	} else {
+		rc = converse_callback(txn, b, resp);
+		pk_batch_unref(b);
 	}
-	if (rc < 0) {
-		rc = PAM_CONV_ERR;
-		goto out;
-	}
-	if (txn->mode == PK_MODE_DIRECT)
-		rc = converse_direct(txn, &batch, resp);
-	else
-		rc = converse_stepwise(txn, &batch, resp);
-out:
-	msg_list_clear(&batch);
 	pk__responses_free(unwanted, nmsg);
 	return rc;
 }
@@ -280,6 +263,7 @@ void pk__fail_delay(int retval, unsigned int usec_delay, void *appdata)
 	   (pk_txn_end clears it) and let pk_txn_end wait for a call under
 	   way. */
 	pthread_mutex_lock(&txn->mu);
+	txn->delay_usec = retval == PAM_SUCCESS ? 0 : usec_delay;
 	cb = txn->delay_cb;
 	data = txn->delay_data;
 	if (cb)

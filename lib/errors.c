@@ -39,6 +39,10 @@ static const struct {
 	{ EAGAIN, "PK_EAGAIN", "no result yet" },
 	{ ETIMEDOUT, "PK_ETIMEDOUT", "timed out" },
 	{ ECANCELED, "PK_ECANCELED", "cancelled" },
+	{ ESTALE, "PK_ESTALE", "the reply is for a batch that is no longer pending" },
+	{ ECHILD, "PK_ECHILD", "the transaction belongs to the parent process (used after fork)" },
+	{ ENOBUFS, "PK_ENOBUFS", "the worker pool's queue is full" },
+	{ EPIPE, "PK_EPIPE", "end of input" },
 	{ EMFILE, "PK_EMFILE", "too many open files" },
 	{ ENFILE, "PK_ENFILE", "too many open files in the system" },
 };

@@ -56,6 +56,8 @@ static int enter(pk_txn *txn, bool write)
 {
 	if (!txn)
 		return -EINVAL;
+	if (pk__forked(txn))
+		return -ECHILD;
 	pthread_mutex_lock(&txn->mu);
 	for (;;) {
 		if (!txn->pamh || txn->ending) {
@@ -63,10 +65,11 @@ static int enter(pk_txn *txn, bool write)
 			return -EINVAL;
 		}
 		if (txn->state == ST_IDLE || txn->state == ST_DONE ||
-		    (!write && txn->in_conv))
+		    txn->state == ST_QUEUED || (!write && txn->in_conv))
 			return 0;
-		if (!txn->busy_owner_set ||
-		    pthread_equal(txn->busy_owner, pthread_self())) {
+		/* A blocking call on another thread: queue behind it. */
+		if (txn->stepwise_op || !txn->runner_set ||
+		    pthread_equal(txn->runner, pthread_self())) {
 			pthread_mutex_unlock(&txn->mu);
 			return -EBUSY;
 		}

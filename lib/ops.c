@@ -1,7 +1,7 @@
 /*
- * ops.c - pam_start, one PAM operation, and the teardown, run on whichever
- * thread owns the handle (the caller in direct mode, the pinned worker in
- * stepwise mode).
+ * ops.c - pam_start, one PAM operation, and the teardown.  Each runs on
+ * the thread that asked for it: the caller, or for pk_start the worker the
+ * operation borrowed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -66,6 +66,7 @@ void pk__op_reset(pk_txn *txn, enum pk_op op, int flags)
 	txn->cancel = false;
 	txn->interrupted = 0;
 	txn->result = PAM_SUCCESS;
+	txn->delay_usec = 0;
 	msg_list_clear(&txn->transcript);
 }
 
@@ -145,7 +146,8 @@ int pk__pam_start(pk_txn *txn, const struct pk_options *o)
 	if (o->has_fail_delay &&
 	    (rc = pam_fail_delay(txn->pamh, o->fail_delay_usec)) != PAM_SUCCESS)
 		goto fail;
-	if (o->fail_delay_cb) {
+	/* Without a hook libpam sleeps itself (PK_DELAY_LIBPAM). */
+	if (o->fail_delay_cb || o->delay_mode == PK_DELAY_REPORT) {
 		void (*fn)(int, unsigned int, void *) = pk__fail_delay;
 		rc = pam_set_item(txn->pamh, PAM_FAIL_DELAY, (const void *)fn);
 		if (rc != PAM_SUCCESS)

@@ -1,11 +1,13 @@
 /*
- * pool.c - worker threads for stepwise transactions.
+ * pool.c - worker threads borrowed by stepwise operations.
  *
- * A worker is bound to one transaction from pam_start to pam_end (modules
- * such as pam_loginuid care which thread calls them) and then returns to
- * the idle list, so a login costs no thread creation.  Threads are never
- * cancelled; they leave only when idle and the pool is over its cap or shut
- * down.
+ * A worker runs one operation (pk_start) to its end and takes the next one
+ * from a FIFO; no transaction owns a thread (OpenSSH's sshpam_thread lives
+ * for one authentication too).  At most max_workers threads exist; past
+ * that, operations wait in the FIFO, bounded by max_queue.  Threads are
+ * never cancelled: they leave only when idle and the pool keeps more idle
+ * threads than max_idle, or on pk_shutdown.  After fork() the child starts
+ * with an empty pool (its parent's threads do not exist there).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,102 +15,176 @@
 
 #include "internal.h"
 
-#define POOL_MAX_IDLE 64
-
-struct pk_worker {
-	pthread_cond_t cond;
-	pk_txn *txn;			/* bound transaction, NULL when idle */
-	struct pk_worker *next;		/* idle list */
-};
-
 static struct {
 	pthread_mutex_t mu;
+	pthread_cond_t work;		/* the FIFO got an operation */
 	pthread_cond_t changed;		/* busy or thread count went down */
-	struct pk_worker *idle;
-	unsigned int n_idle;
+	pk_txn *head, *tail;		/* FIFO of queued operations */
+	unsigned int n_queued;
+	unsigned int n_idle;		/* threads waiting on work */
 	unsigned int n_busy;
 	unsigned int n_threads;
+	unsigned int max_workers, max_idle, max_queue;
 	bool stopping;
 } pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.work = PTHREAD_COND_INITIALIZER,
 	.changed = PTHREAD_COND_INITIALIZER,
+	.max_workers = 256,
+	.max_idle = 16,
+	.max_queue = 65536,
 };
+
+static void fifo_remove(pk_txn *txn)
+{
+	if (txn->q_prev)
+		txn->q_prev->q_next = txn->q_next;
+	else
+		pool.head = txn->q_next;
+	if (txn->q_next)
+		txn->q_next->q_prev = txn->q_prev;
+	else
+		pool.tail = txn->q_prev;
+	txn->q_prev = txn->q_next = NULL;
+	txn->queued = false;
+	pool.n_queued--;
+}
 
 static void *worker_main(void *arg)
 {
-	struct pk_worker *w = arg;
-
+	(void)arg;
 	pthread_mutex_lock(&pool.mu);
 	for (;;) {
-		while (!w->txn && !pool.stopping)
-			pthread_cond_wait(&w->cond, &pool.mu);
-		if (!w->txn)
-			break;			/* stopping and idle */
-		pk_txn *txn = w->txn;
+		while (!pool.head && !pool.stopping) {
+			pool.n_idle++;
+			pthread_cond_wait(&pool.work, &pool.mu);
+			pool.n_idle--;
+		}
+		pk_txn *txn = pool.head;
+		if (!txn)
+			break;			/* stopping, nothing queued */
+		fifo_remove(txn);
+		pool.n_busy++;
 		pthread_mutex_unlock(&pool.mu);
 
-		pk__worker_serve(txn);
+		pk__run_stepwise(txn);
 
 		pthread_mutex_lock(&pool.mu);
-		w->txn = NULL;
 		pool.n_busy--;
 		pthread_cond_broadcast(&pool.changed);
-		if (pool.stopping || pool.n_idle >= POOL_MAX_IDLE)
+		if (!pool.head && (pool.stopping || pool.n_idle >= pool.max_idle))
 			break;
-		w->next = pool.idle;
-		pool.idle = w;
-		pool.n_idle++;
 	}
 	pool.n_threads--;
 	pthread_cond_broadcast(&pool.changed);
 	pthread_mutex_unlock(&pool.mu);
-	pthread_cond_destroy(&w->cond);
-	free(w);
 	return NULL;
 }
 
-int pk__pool_bind(pk_txn *txn)
+/* With pool.mu held. */
+static int spawn(void)
 {
-	struct pk_worker *w;
+	pthread_attr_t attr;
+	pthread_t th;
+	int err;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&th, &attr, worker_main, NULL);
+	pthread_attr_destroy(&attr);
+	if (err)
+		return -err;
+	pool.n_threads++;
+	return 0;
+}
+
+int pk__pool_submit(pk_txn *txn)
+{
 	int rc = 0;
 
 	pthread_mutex_lock(&pool.mu);
 	pool.stopping = false;
-	w = pool.idle;
-	if (w) {
-		pool.idle = w->next;
-		pool.n_idle--;
-		w->txn = txn;
-		pool.n_busy++;
-		pthread_cond_signal(&w->cond);
+	if (pool.n_queued >= pool.max_queue) {
+		rc = -ENOBUFS;
 		goto out;
 	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		rc = -ENOMEM;
-		goto out;
+	/* Waiting idle threads take queued work first; a new thread only
+	   when every existing one is busy and the cap allows it. */
+	if (pool.n_idle <= pool.n_queued && pool.n_threads < pool.max_workers) {
+		rc = spawn();
+		if (rc < 0 && pool.n_threads == 0)
+			goto out;	/* nobody would ever run it */
+		rc = 0;
 	}
-	pthread_cond_init(&w->cond, NULL);
-	w->txn = txn;
-	pthread_attr_t attr;
-	pthread_t th;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int err = pthread_create(&th, &attr, worker_main, w);
-	pthread_attr_destroy(&attr);
-	if (err) {
-		pthread_cond_destroy(&w->cond);
-		free(w);
-		rc = -err;
-		goto out;
-	}
-	pool.n_threads++;
-	pool.n_busy++;
+	txn->q_next = NULL;
+	txn->q_prev = pool.tail;
+	if (pool.tail)
+		pool.tail->q_next = txn;
+	else
+		pool.head = txn;
+	pool.tail = txn;
+	txn->queued = true;
+	pool.n_queued++;
+	pthread_cond_signal(&pool.work);
 out:
-	if (rc == 0)
-		txn->worker = w;
 	pthread_mutex_unlock(&pool.mu);
 	return rc;
+}
+
+bool pk__pool_withdraw(pk_txn *txn)
+{
+	bool was = false;
+
+	pthread_mutex_lock(&pool.mu);
+	if (txn->queued) {
+		fifo_remove(txn);
+		was = true;
+	}
+	pthread_mutex_unlock(&pool.mu);
+	return was;
+}
+
+int pk_pool_configure(const struct pk_pool_config *cfg)
+{
+	if (!cfg)
+		return -EINVAL;
+	pthread_mutex_lock(&pool.mu);
+	if (cfg->max_workers)
+		pool.max_workers = cfg->max_workers;
+	if (cfg->max_idle)
+		pool.max_idle = cfg->max_idle;
+	if (cfg->max_queue)
+		pool.max_queue = cfg->max_queue;
+	pthread_mutex_unlock(&pool.mu);
+	return 0;
+}
+
+void pk_pool_get_stats(struct pk_pool_stats *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&pool.mu);
+	st->threads = pool.n_threads;
+	st->busy = pool.n_busy;
+	st->queued = pool.n_queued;
+	st->max_workers = pool.max_workers;
+	pthread_mutex_unlock(&pool.mu);
+}
+
+/*
+ * fork(): the child has none of the parent's threads, and pool.mu may have
+ * been held by one of them.  Start over with an empty pool; operations the
+ * parent had queued belong to the parent (their transactions refuse every
+ * call in the child).
+ */
+void pk__pool_after_fork_child(void)
+{
+	pthread_mutex_init(&pool.mu, NULL);
+	pthread_cond_init(&pool.work, NULL);
+	pthread_cond_init(&pool.changed, NULL);
+	pool.head = pool.tail = NULL;
+	pool.n_queued = pool.n_idle = pool.n_busy = pool.n_threads = 0;
+	pool.stopping = false;
 }
 
 static int wait_pool(bool (*done)(void), const struct timespec *deadline)
@@ -120,7 +196,7 @@ static int wait_pool(bool (*done)(void), const struct timespec *deadline)
 	return 0;
 }
 
-static bool no_busy(void) { return pool.n_busy == 0; }
+static bool no_busy(void) { return pool.n_busy == 0 && !pool.head; }
 static bool no_threads(void) { return pool.n_threads == 0; }
 
 int pk_shutdown(int timeout_ms)
@@ -140,10 +216,7 @@ int pk_shutdown(int timeout_ms)
 	pthread_mutex_lock(&pool.mu);
 	rc = wait_pool(no_busy, &deadline);
 	pool.stopping = true;
-	for (struct pk_worker *w = pool.idle; w; w = w->next)
-		pthread_cond_signal(&w->cond);
-	pool.idle = NULL;
-	pool.n_idle = 0;
+	pthread_cond_broadcast(&pool.work);
 	if (rc == 0)
 		rc = wait_pool(no_threads, &deadline);
 	pthread_mutex_unlock(&pool.mu);

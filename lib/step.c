@@ -1,10 +1,15 @@
 /*
- * step.c - the stepwise engine: the pinned worker's job loop and the
- * caller's start/result/reply, with an eventfd that is readable exactly when
- * pk_result has news.
+ * step.c - the stepwise engine: pk_start hands one operation to a borrowed
+ * worker; the caller follows it with pk_result/pk_wait/pk_reply, or with an
+ * eventfd that is readable exactly when pk_result has news.
+ *
+ *   IDLE --pk_start--> QUEUED --worker--> RUNNING --conv--> CONV
+ *   CONV --pk_reply/cancel/timeout--> RUNNING --op returns--> DONE
+ *   DONE --pk_result--> IDLE
+ *
+ * Every state change goes through pk__set_state().
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +19,11 @@
 
 #include "internal.h"
 
-#define WAIT_SLICE_MS 50
-
-void pk__signal(pk_txn *txn)
+static void signal_fd(pk_txn *txn)
 {
 	uint64_t one = 1;
 
-	if (txn->efd >= 0 && write(txn->efd, &one, sizeof(one)) < 0) {
+	if (txn->fd_used && write(txn->efd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, still readable. */
 	}
 }
@@ -29,55 +32,67 @@ void pk__drain(pk_txn *txn)
 {
 	uint64_t v;
 
-	if (txn->efd >= 0 && read(txn->efd, &v, sizeof(v)) < 0) {
+	if (txn->fd_used && read(txn->efd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: nothing was pending. */
 	}
 }
 
-/* Runs on the bound worker until the transaction has been ended. */
-void pk__worker_serve(pk_txn *txn)
+/*
+ * The fd becomes readable when a batch or the final code arrives and is
+ * drained when pk_result reports it or the state moves on: readable
+ * exactly when pk_result has news (level-triggered loops never spin).
+ */
+void pk__set_state(pk_txn *txn, enum txn_state st)
 {
+	txn->state = st;
+	if (st == ST_CONV || st == ST_DONE)
+		signal_fd(txn);
+	else
+		pk__drain(txn);
+	pthread_cond_broadcast(&txn->cond);
+}
+
+/* On a pool worker: run the queued operation, post its result. */
+void pk__run_stepwise(pk_txn *txn)
+{
+	int rc;
+
 	pthread_mutex_lock(&txn->mu);
-	for (;;) {
-		while (txn->job == JOB_NONE)
-			pthread_cond_wait(&txn->cond, &txn->mu);
-		enum txn_job job = txn->job;
-		txn->job = JOB_NONE;
+	if (txn->cancel) {
+		/* Cancelled while queued but already taken off the FIFO. */
+		txn->interrupted = -ECANCELED;
+		rc = PAM_CONV_ERR;
+	} else {
+		pk__set_state(txn, ST_RUNNING);
+		txn->runner = pthread_self();
+		txn->runner_set = true;
 		pthread_mutex_unlock(&txn->mu);
-
-		int rc = PAM_SUCCESS;
-		if (job == JOB_START)
-			rc = pk__pam_start(txn, txn->start_opts);
-		else if (job == JOB_OP)
-			rc = pk__run_op(txn);
-		else
-			pk__teardown(txn);
-
+		rc = pk__run_op(txn);
 		pthread_mutex_lock(&txn->mu);
-		if (job == JOB_START) {
-			txn->start_rc = rc;
-			txn->started = true;
-		} else if (job == JOB_OP) {
-			txn->result = rc;
-			txn->state = ST_DONE;
-			pk__signal(txn);
-			if (txn->ending)
-				txn->job = JOB_END;
-		} else {
-			txn->ended = true;
-			txn->state = ST_IDLE;
-			pthread_cond_broadcast(&txn->cond);
-			pk__txn_unref(txn);	/* unlocks */
-			return;
-		}
-		pthread_cond_broadcast(&txn->cond);
+		txn->runner_set = false;
 	}
+	txn->result = rc;
+	pk__set_state(txn, ST_DONE);
+	if (txn->orphaned || txn->end_deferred) {
+		/* pk_txn_end gave up waiting, or was called from inside this
+		   operation's fail-delay callback: the teardown is ours. */
+		pthread_mutex_unlock(&txn->mu);
+		pk__teardown(txn);
+		pthread_mutex_lock(&txn->mu);
+		if (txn->end_deferred && !txn->orphaned) {
+			txn->orphaned = true;
+			txn->refs--;		/* the application's reference */
+		}
+	}
+	pk__txn_unref(txn);			/* the operation's reference */
 }
 
 static int check_stepwise(pk_txn *txn)
 {
 	if (!txn)
 		return -EINVAL;
+	if (pk__forked(txn))
+		return -ECHILD;
 	return txn->mode == PK_MODE_STEPWISE ? 0 : -EINVAL;
 }
 
@@ -96,14 +111,39 @@ int pk_start(pk_txn *txn, enum pk_op op, int flags)
 		rc = -EBUSY;
 	if (rc == 0) {
 		pk__op_reset(txn, op, flags);
-		pk__retired_free(txn);
-		pk__drain(txn);
-		txn->state = ST_RUNNING;
-		txn->job = JOB_OP;
-		pthread_cond_broadcast(&txn->cond);
+		pk__kept_free(txn);
+		txn->stepwise_op = true;
+		txn->refs++;			/* the operation's reference */
+		rc = pk__pool_submit(txn);
+		if (rc == 0) {
+			pk__set_state(txn, ST_QUEUED);
+		} else {
+			txn->refs--;
+			txn->stepwise_op = false;
+		}
 	}
 	pthread_mutex_unlock(&txn->mu);
 	return rc;
+}
+
+/* With txn->mu held. */
+static int result_locked(pk_txn *txn)
+{
+	pk__drain(txn);
+	switch (txn->state) {
+	case ST_IDLE:
+		return -EINVAL;
+	case ST_QUEUED:
+	case ST_RUNNING:
+		return -EAGAIN;
+	case ST_CONV:
+		return PAM_CONV_AGAIN;
+	case ST_DONE:
+	default:
+		txn->stepwise_op = false;
+		pk__set_state(txn, ST_IDLE);	/* blocking callers queue */
+		return txn->result;
+	}
 }
 
 int pk_result(pk_txn *txn)
@@ -113,74 +153,45 @@ int pk_result(pk_txn *txn)
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&txn->mu);
-	switch (txn->state) {
-	case ST_IDLE:
-		rc = -EINVAL;
-		break;
-	case ST_RUNNING:
-		rc = -EAGAIN;
-		break;
-	case ST_CONV:
-		rc = PAM_CONV_AGAIN;
-		break;
-	case ST_DONE:
-		rc = txn->result;
-		txn->state = ST_IDLE;
-		pthread_cond_broadcast(&txn->cond);	/* blocking callers queue */
-		break;
-	}
-	pk__drain(txn);
+	rc = result_locked(txn);
 	pthread_mutex_unlock(&txn->mu);
 	return rc;
 }
 
 int pk_wait(pk_txn *txn, int timeout_ms)
 {
-	struct timespec start, now;
+	struct timespec deadline;
+	int rc = check_stepwise(txn);
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		int rc = pk_result(txn);
-		if (rc != -EAGAIN)
-			return rc;
-		int left = -1;
-		if (timeout_ms >= 0) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			long spent = (now.tv_sec - start.tv_sec) * 1000L +
-				     (now.tv_nsec - start.tv_nsec) / 1000000L;
-			if (spent >= timeout_ms)
-				return -ETIMEDOUT;
-			left = timeout_ms - (int)spent;
+	if (rc)
+		return rc;
+	if (timeout_ms >= 0) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += timeout_ms / 1000;
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
 		}
-		/* Another consumer's pk_result may drain the eventfd between
-		   ours and this poll: never sleep on it longer than a slice. */
-		if (left < 0 || left > WAIT_SLICE_MS)
-			left = WAIT_SLICE_MS;
-		struct pollfd p = { .fd = txn->efd, .events = POLLIN };
-		if (poll(&p, 1, left) < 0 && errno != EINTR)
-			return -errno;
 	}
+	pthread_mutex_lock(&txn->mu);
+	/* The condition variable sees every state change: no fd, no poll. */
+	while ((rc = result_locked(txn)) == -EAGAIN) {
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&txn->cond, &txn->mu);
+		} else if (pthread_cond_timedwait(&txn->cond, &txn->mu,
+						  &deadline) == ETIMEDOUT) {
+			rc = result_locked(txn);
+			if (rc == -EAGAIN)
+				rc = -ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&txn->mu);
+	return rc;
 }
 
-const struct pk_message *pk_messages(pk_txn *txn, size_t *n)
-{
-	const struct pk_message *v = NULL;
-	size_t count = 0;
-
-	if (txn) {
-		pthread_mutex_lock(&txn->mu);
-		if (txn->state == ST_CONV && !txn->replied) {
-			v = txn->batch.v;
-			count = txn->batch.n;
-		}
-		pthread_mutex_unlock(&txn->mu);
-	}
-	if (n)
-		*n = count;
-	return v;
-}
-
-static bool batch_has_prompt(const struct msg_list *b)
+static bool batch_has_prompt(const struct pk_batch *b)
 {
 	for (size_t i = 0; i < b->n; i++)
 		if (pk_message_is_prompt(&b->v[i]))
@@ -188,7 +199,7 @@ static bool batch_has_prompt(const struct msg_list *b)
 	return false;
 }
 
-int pk_reply(pk_txn *txn, const char *const *replies, size_t n)
+int pk_reply(pk_txn *txn, uint64_t seq, const char *const *replies, size_t n)
 {
 	struct pam_response *r = NULL;
 	int rc = check_stepwise(txn);
@@ -196,19 +207,15 @@ int pk_reply(pk_txn *txn, const char *const *replies, size_t n)
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&txn->mu);
-	pk__retired_free(txn);	/* the caller is done with any older batch */
-	if (txn->state != ST_CONV || txn->replied) {
-		rc = txn->interrupted ? txn->interrupted : -EINVAL;
+	struct pk_batch *b = txn->pending;
+	if (txn->state != ST_CONV || txn->replied || !b || b->seq != seq) {
+		/* An answer to a batch that is gone must never reach the
+		   module's next prompt. */
+		rc = (seq != 0 && seq <= txn->batch_seq) ? -ESTALE : -EINVAL;
 		goto out;
 	}
-	if (txn->busy_owner_set) {
-		/* A blocking call's callback is reading this batch on its own
-		   thread: an answer from here would free it under it. */
-		rc = -EBUSY;
-		goto out;
-	}
-	size_t want = txn->batch.n;
-	if (n != want && !(n == 0 && !replies && !batch_has_prompt(&txn->batch))) {
+	size_t want = b->n;
+	if (n != want && !(n == 0 && !replies && !batch_has_prompt(b))) {
 		rc = -EINVAL;		/* the batch stays pending */
 		goto out;
 	}
@@ -222,44 +229,21 @@ int pk_reply(pk_txn *txn, const char *const *replies, size_t n)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!pk_message_is_prompt(&txn->batch.v[i]) || !replies[i])
+		if (!pk_message_is_prompt(&b->v[i]) || !replies[i])
 			continue;
 		r[i].resp = strdup(replies[i]);
 		if (!r[i].resp) {
 			pk__responses_free(r, want);
-			r = NULL;
 			rc = -ENOMEM;
 			goto out;
 		}
 	}
+	pk__kept_free(txn);	/* the caller is done with older batches */
 	txn->replies = r;
 	txn->replied = true;
-	txn->state = ST_RUNNING;	/* the batch is answered: no stale replay */
-	pk__drain(txn);
-	pthread_cond_broadcast(&txn->cond);
+	pk__set_state(txn, ST_RUNNING);	/* answered: never reported again */
+	pthread_cond_signal(&txn->wcond);
 out:
-	pthread_mutex_unlock(&txn->mu);
-	return rc;
-}
-
-/* Blocking-call helper: fail the pending conversation (PAM_CONV_ERR) or hand
-   over responses the library already owns. */
-int pk__reply_owned(pk_txn *txn, struct pam_response *r)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&txn->mu);
-	pk__retired_free(txn);
-	if (txn->state != ST_CONV || txn->replied) {
-		rc = -EINVAL;
-		pk__responses_free(r, txn->batch.n);
-	} else {
-		txn->replies = r;
-		txn->replied = true;
-		txn->state = ST_RUNNING;
-		pk__drain(txn);
-		pthread_cond_broadcast(&txn->cond);
-	}
 	pthread_mutex_unlock(&txn->mu);
 	return rc;
 }
@@ -271,41 +255,78 @@ int pk_begin(pk_txn *txn, enum pk_op op, int flags)
 	return rc ? rc : pk_wait(txn, -1);
 }
 
-int pk_answer(pk_txn *txn, const char *const *replies, size_t n)
+int pk_answer(pk_txn *txn, uint64_t seq, const char *const *replies, size_t n)
 {
-	int rc = pk_reply(txn, replies, n);
+	int rc = pk_reply(txn, seq, replies, n);
 
 	return rc ? rc : pk_wait(txn, -1);
 }
 
 int pk_fd(pk_txn *txn)
 {
-	return (txn && txn->mode == PK_MODE_STEPWISE) ? txn->efd : -1;
+	if (check_stepwise(txn))
+		return -1;
+	pthread_mutex_lock(&txn->mu);
+	if (!txn->fd_used) {
+		/* Blocking users never pay the eventfd writes; the first
+		   pk_fd turns them on, in step with the current state. */
+		txn->fd_used = true;
+		if (txn->state == ST_CONV || txn->state == ST_DONE)
+			signal_fd(txn);
+	}
+	pthread_mutex_unlock(&txn->mu);
+	return txn->efd;
+}
+
+/* With txn->mu held: what pk_cancel and pk_txn_end share. */
+static int cancel_locked(pk_txn *txn)
+{
+	switch (txn->state) {
+	case ST_QUEUED:
+		txn->cancel = true;
+		if (pk__pool_withdraw(txn)) {
+			/* It never ran and never will. */
+			txn->interrupted = -ECANCELED;
+			txn->result = PAM_CONV_ERR;
+			pk__set_state(txn, ST_DONE);
+			txn->refs--;	/* the operation's; the app holds one */
+		}
+		return 0;
+	case ST_CONV:
+		/* Like an answer, a cancel withdraws the batch at once:
+		   pk_result must not report it again before the worker wakes. */
+		txn->cancel = true;
+		pk__set_state(txn, ST_RUNNING);
+		pthread_cond_signal(&txn->wcond);
+		return 0;
+	case ST_RUNNING:
+		txn->cancel = true;
+		pthread_cond_signal(&txn->wcond);
+		return 0;
+	default:
+		return -EINVAL;
+	}
 }
 
 int pk_cancel(pk_txn *txn)
 {
-	int rc = 0;
+	int rc;
 
 	if (!txn)
 		return -EINVAL;
+	if (pk__forked(txn))
+		return -ECHILD;
 	pthread_mutex_lock(&txn->mu);
-	if (txn->state == ST_RUNNING || txn->state == ST_CONV) {
-		txn->cancel = true;
-		/* Like an answer, a cancel withdraws the pending batch at once:
-		   pk_result must not report it again while the worker has yet
-		   to wake.  The worker retires it when it does; it is freed at
-		   this caller's next pk_reply, pk_start or pk_txn_end. */
-		if (txn->state == ST_CONV) {
-			txn->state = ST_RUNNING;
-			pk__drain(txn);
-		}
-		pthread_cond_broadcast(&txn->cond);
-	} else {
-		rc = -EINVAL;
-	}
+	rc = cancel_locked(txn);
 	pthread_mutex_unlock(&txn->mu);
 	return rc;
+}
+
+/* pk_txn_end's part: cancel whatever runs (txn->mu held). */
+void pk__cancel_for_end(pk_txn *txn)
+{
+	txn->cancel = true;
+	cancel_locked(txn);
 }
 
 int pk_txn_interrupted(pk_txn *txn)
@@ -314,6 +335,8 @@ int pk_txn_interrupted(pk_txn *txn)
 
 	if (!txn)
 		return -EINVAL;
+	if (pk__forked(txn))
+		return -ECHILD;
 	pthread_mutex_lock(&txn->mu);
 	rc = txn->interrupted;
 	pthread_mutex_unlock(&txn->mu);
@@ -325,14 +348,12 @@ const struct pk_message *pk_transcript(pk_txn *txn, size_t *n)
 	const struct pk_message *v = NULL;
 	size_t count = 0;
 
-	if (txn) {
+	if (txn && !pk__forked(txn)) {
 		pthread_mutex_lock(&txn->mu);
-		/* Stable while nothing runs or the module waits in conv. */
-		if (txn->state != ST_RUNNING || txn->in_conv ||
-		    txn->mode == PK_MODE_DIRECT) {
-			v = txn->transcript.v;
-			count = txn->transcript.n;
-		}
+		/* The transcript only grows during an operation and never
+		   moves (msg_list_add): (v, n) read together is stable. */
+		v = txn->transcript.v;
+		count = txn->transcript.n;
 		pthread_mutex_unlock(&txn->mu);
 	}
 	if (n)

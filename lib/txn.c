@@ -1,5 +1,9 @@
 /*
  * txn.c - creating and ending transactions, and the blocking calls.
+ *
+ * Everything here runs PAM on the calling thread (pamtester's and
+ * OpenSSH's model): pam_start, each blocking operation, the teardown and
+ * pam_end.  Only pk_start (step.c) hands an operation to a worker.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,18 +14,41 @@
 
 #include "internal.h"
 
-/* How long pk_txn_end waits for a busy worker before leaving the teardown
-   to it (a module blocked without conversing cannot be interrupted). */
+/* How long pk_txn_end waits for a running operation before leaving the
+   teardown to the thread that runs it (a module blocked without conversing
+   cannot be interrupted). */
 #define END_GRACE_MS 2000
 
-void pk__txn_free(pk_txn *txn)
+/* Bumped in the child after fork(): a transaction created under an older
+   generation belongs to the parent process. */
+unsigned int pk__fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_child(void)
 {
-	msg_list_clear(&txn->batch);
+	__atomic_add_fetch(&pk__fork_gen, 1, __ATOMIC_RELAXED);
+	pk__pool_after_fork_child();
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
+bool pk__forked(const pk_txn *txn)
+{
+	return txn->fork_gen != __atomic_load_n(&pk__fork_gen, __ATOMIC_RELAXED);
+}
+
+static void txn_free(pk_txn *txn)
+{
+	pk_batch_unref(txn->pending);
+	pk__kept_free(txn);
 	msg_list_clear(&txn->transcript);
-	pk__retired_free(txn);
 	free(txn->get_user_prompt);
 	if (txn->efd >= 0)
 		close(txn->efd);
+	pthread_cond_destroy(&txn->wcond);
 	pthread_cond_destroy(&txn->cond);
 	pthread_mutex_destroy(&txn->mu);
 	pk__freezero(txn, sizeof(*txn));
@@ -33,7 +60,7 @@ void pk__txn_unref(pk_txn *txn)
 
 	pthread_mutex_unlock(&txn->mu);
 	if (last)
-		pk__txn_free(txn);
+		txn_free(txn);
 }
 
 int pk_txn_create(const struct pk_options *opts, pk_txn **out)
@@ -45,17 +72,22 @@ int pk_txn_create(const struct pk_options *opts, pk_txn **out)
 		return -EINVAL;
 	*out = NULL;
 	if (!opts || !opts->service || !*opts->service ||
-	    (opts->mode != PK_MODE_DIRECT && opts->mode != PK_MODE_STEPWISE))
+	    (opts->mode != PK_MODE_DIRECT && opts->mode != PK_MODE_STEPWISE) ||
+	    (opts->delay_mode != PK_DELAY_LIBPAM &&
+	     opts->delay_mode != PK_DELAY_REPORT))
 		return -EINVAL;
+	pthread_once(&atfork_once, register_atfork);
 	txn = calloc(1, sizeof(*txn));
 	if (!txn)
 		return -ENOMEM;
 	txn->efd = -1;
+	txn->fork_gen = __atomic_load_n(&pk__fork_gen, __ATOMIC_RELAXED);
 	pthread_mutex_init(&txn->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&txn->cond, &ca);
+	pthread_cond_init(&txn->wcond, &ca);
 	pthread_condattr_destroy(&ca);
 	txn->mode = opts->mode;
 	txn->conv.conv = pk__conversation;
@@ -64,72 +96,94 @@ int pk_txn_create(const struct pk_options *opts, pk_txn **out)
 	txn->conv_data = opts->conv_data;
 	txn->delay_cb = opts->fail_delay_cb;
 	txn->delay_data = opts->fail_delay_data;
+	txn->delay_mode = opts->delay_mode;
 	txn->step_timeout_ms = opts->step_timeout_ms;
 	txn->refs = 1;
 
-	if (txn->mode == PK_MODE_DIRECT) {
-		rc = pk__pam_start(txn, opts);
-		if (rc != PAM_SUCCESS)
+	if (txn->mode == PK_MODE_STEPWISE) {
+		txn->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (txn->efd < 0) {
+			rc = -errno;
 			goto fail;
-		*out = txn;
-		return PAM_SUCCESS;
+		}
 	}
-
-	txn->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (txn->efd < 0) {
-		rc = -errno;
+	rc = pk__pam_start(txn, opts);
+	if (rc != PAM_SUCCESS)
 		goto fail;
-	}
-	rc = pk__pool_bind(txn);
-	if (rc < 0)
-		goto fail;
-	/* From here the worker holds a reference and runs PAM. */
-	pthread_mutex_lock(&txn->mu);
-	txn->refs = 2;
-	txn->start_opts = opts;
-	txn->job = JOB_START;
-	pthread_cond_broadcast(&txn->cond);
-	while (!txn->started)
-		pthread_cond_wait(&txn->cond, &txn->mu);
-	txn->start_opts = NULL;
-	rc = txn->start_rc;
-	pthread_mutex_unlock(&txn->mu);
-	if (rc != PAM_SUCCESS) {
-		pk_txn_end(txn);
-		return rc;
-	}
 	*out = txn;
 	return PAM_SUCCESS;
 fail:
-	pk__txn_free(txn);
+	txn_free(txn);
 	return rc;
+}
+
+/* A child after fork(): the session is the parent's.  Free our memory;
+   pam_end with PAM_DATA_SILENT tells modules' cleanups to leave what lives
+   outside this process alone.  Never takes txn->mu (a parent thread may
+   have held it at fork time). */
+static void end_in_child(pk_txn *txn)
+{
+	if (txn->pamh && txn->state == ST_IDLE)
+		pam_end(txn->pamh, txn->last_status | PAM_DATA_SILENT);
+	/* else the handle was inside a PAM call in the parent: leak it. */
+	pk_batch_unref(txn->pending);
+	pk__kept_free(txn);
+	msg_list_clear(&txn->transcript);
+	free(txn->get_user_prompt);
+	if (txn->efd >= 0)
+		close(txn->efd);
+	pk__freezero(txn, sizeof(*txn));
+}
+
+/* The teardown, on this thread, then the application's reference. */
+void pk__finish_end(pk_txn *txn)
+{
+	pk__teardown(txn);
+	pthread_mutex_lock(&txn->mu);
+	pk__txn_unref(txn);
 }
 
 void pk_txn_end(pk_txn *txn)
 {
 	if (!txn)
 		return;
-	if (txn->mode == PK_MODE_DIRECT) {
-		pk__teardown(txn);
-		pk__txn_free(txn);
+	if (pk__forked(txn)) {
+		end_in_child(txn);
 		return;
 	}
 	pthread_mutex_lock(&txn->mu);
+	if (txn->ending) {		/* a second end: a caller's bug */
+		pthread_mutex_unlock(&txn->mu);
+		return;
+	}
 	txn->ending = true;
-	txn->cancel = true;
-	if (txn->state == ST_IDLE || txn->state == ST_DONE)
-		txn->job = JOB_END;
-	/* else the worker posts JOB_END itself once the operation returns */
-	pthread_cond_broadcast(&txn->cond);
+	if (txn->runner_set && pthread_equal(txn->runner, pthread_self())) {
+		/* From inside our own conversation or fail-delay callback:
+		   the PAM call is still on this stack.  It unwinds first
+		   (the conversation fails); the runner tears down. */
+		txn->cancel = true;
+		txn->end_deferred = true;
+		pthread_mutex_unlock(&txn->mu);
+		return;
+	}
+	pk__cancel_for_end(txn);
 
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += END_GRACE_MS / 1000;
-	while (!txn->ended)
+	while (txn->state == ST_RUNNING || txn->state == ST_CONV ||
+	       txn->state == ST_QUEUED)
 		if (pthread_cond_timedwait(&txn->cond, &txn->mu, &deadline) ==
 		    ETIMEDOUT)
-			break;		/* the worker finishes alone */
-	/* Either way no callback may reach the caller's data afterwards. */
+			break;
+	if (txn->state == ST_IDLE || txn->state == ST_DONE) {
+		pthread_mutex_unlock(&txn->mu);
+		pk__finish_end(txn);
+		return;
+	}
+	/* A module is stuck: whoever runs it finishes the teardown alone,
+	   and no callback may reach the caller's data after we return. */
+	txn->orphaned = true;
 	txn->delay_cb = NULL;
 	txn->user_conv = NULL;
 	while (txn->in_delay_cb)
@@ -138,22 +192,42 @@ void pk_txn_end(pk_txn *txn)
 }
 
 enum pk_mode pk_txn_mode(const pk_txn *txn) { return txn->mode; }
-pam_handle_t *pk_txn_handle(pk_txn *txn) { return txn ? txn->pamh : NULL; }
 void pk_txn_set_userdata(pk_txn *txn, void *u) { txn->userdata = u; }
 void *pk_txn_userdata(const pk_txn *txn) { return txn->userdata; }
 
+pam_handle_t *pk_txn_handle(pk_txn *txn)
+{
+	return (txn && !pk__forked(txn)) ? txn->pamh : NULL;
+}
+
 int pk_txn_last_status(pk_txn *txn)
 {
+	if (!txn)
+		return -EINVAL;
+	if (pk__forked(txn))
+		return -ECHILD;
 	pthread_mutex_lock(&txn->mu);
 	int rc = txn->last_status;
 	pthread_mutex_unlock(&txn->mu);
 	return rc;
 }
 
+unsigned int pk_txn_fail_delay_usec(pk_txn *txn)
+{
+	if (!txn || pk__forked(txn))
+		return 0;
+	pthread_mutex_lock(&txn->mu);
+	unsigned int usec = txn->delay_usec;
+	pthread_mutex_unlock(&txn->mu);
+	return usec;
+}
+
 int pk_txn_set_conv(pk_txn *txn, pk_conv_fn conv, void *data)
 {
 	if (!txn)
 		return -EINVAL;
+	if (pk__forked(txn))
+		return -ECHILD;
 	pthread_mutex_lock(&txn->mu);
 	txn->user_conv = conv;
 	txn->conv_data = data;
@@ -165,6 +239,8 @@ int pk_txn_set_step_timeout(pk_txn *txn, unsigned int timeout_ms)
 {
 	if (!txn)
 		return -EINVAL;
+	if (pk__forked(txn))
+		return -ECHILD;
 	pthread_mutex_lock(&txn->mu);
 	txn->step_timeout_ms = timeout_ms;
 	pthread_mutex_unlock(&txn->mu);
@@ -178,64 +254,11 @@ int pk_txn_set_step_timeout(pk_txn *txn, unsigned int timeout_ms)
  */
 static int wait_idle(pk_txn *txn)
 {
-	if (txn->busy_owner_set && pthread_equal(txn->busy_owner, pthread_self()))
+	if (txn->runner_set && pthread_equal(txn->runner, pthread_self()))
 		return -EBUSY;
 	while (txn->state != ST_IDLE && !txn->ending)
 		pthread_cond_wait(&txn->cond, &txn->mu);
 	return txn->ending ? -EINVAL : 0;
-}
-
-/* Stepwise blocking call: the callback runs here, on the caller's thread. */
-static int call_stepwise(pk_txn *txn, enum pk_op op, int flags)
-{
-	int rc;
-
-	do {
-		pthread_mutex_lock(&txn->mu);
-		rc = wait_idle(txn);
-		pthread_mutex_unlock(&txn->mu);
-		if (rc)
-			return rc;
-		rc = pk_start(txn, op, flags);
-	} while (rc == -EBUSY);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&txn->mu);
-	txn->busy_owner = pthread_self();
-	txn->busy_owner_set = true;
-	pthread_mutex_unlock(&txn->mu);
-	rc = pk_wait(txn, -1);
-
-	while (rc == PAM_CONV_AGAIN) {
-		size_t n;
-		const struct pk_message *msgs = pk_messages(txn, &n);
-		char **replies = calloc(n ? n : 1, sizeof(*replies));
-		struct pam_response *r = calloc(n ? n : 1, sizeof(*r));
-		pthread_mutex_lock(&txn->mu);
-		pk_conv_fn fn = txn->user_conv;
-		void *data = txn->conv_data;
-		pthread_mutex_unlock(&txn->mu);
-		bool ok = replies && r && fn && msgs &&
-			  fn(txn, msgs, n, replies, data) == 0;
-		for (size_t i = 0; replies && i < n; i++) {
-			if (ok && r && pk_message_is_prompt(&msgs[i])) {
-				r[i].resp = replies[i];
-				replies[i] = NULL;
-			}
-			pk_free_secret(replies ? replies[i] : NULL);
-		}
-		free(replies);
-		if (!ok) {
-			pk__responses_free(r, n);
-			r = NULL;
-		}
-		pk__reply_owned(txn, r);
-		rc = pk_wait(txn, -1);
-	}
-	pthread_mutex_lock(&txn->mu);
-	txn->busy_owner_set = false;
-	pthread_mutex_unlock(&txn->mu);
-	return rc;
 }
 
 int pk_call(pk_txn *txn, enum pk_op op, int flags)
@@ -244,10 +267,10 @@ int pk_call(pk_txn *txn, enum pk_op op, int flags)
 
 	if (!txn)
 		return -EINVAL;
+	if (pk__forked(txn))
+		return -ECHILD;
 	if ((rc = pk__check_flags(op, flags)))
 		return rc;
-	if (txn->mode == PK_MODE_STEPWISE)
-		return call_stepwise(txn, op, flags);
 
 	pthread_mutex_lock(&txn->mu);
 	if ((rc = wait_idle(txn))) {
@@ -255,18 +278,29 @@ int pk_call(pk_txn *txn, enum pk_op op, int flags)
 		return rc;
 	}
 	pk__op_reset(txn, op, flags);
-	txn->state = ST_RUNNING;
-	txn->busy_owner = pthread_self();
-	txn->busy_owner_set = true;
+	txn->stepwise_op = false;
+	txn->runner = pthread_self();
+	txn->runner_set = true;
+	txn->refs++;			/* the operation's reference */
+	pk__set_state(txn, ST_RUNNING);
 	pthread_mutex_unlock(&txn->mu);
 
 	rc = pk__run_op(txn);
 
 	pthread_mutex_lock(&txn->mu);
-	txn->busy_owner_set = false;
-	txn->state = ST_IDLE;
-	pthread_cond_broadcast(&txn->cond);
-	pthread_mutex_unlock(&txn->mu);
+	txn->runner_set = false;
+	pk__set_state(txn, ST_IDLE);
+	if (txn->orphaned || txn->end_deferred) {
+		/* Ended from our own callback, or by another thread that
+		   gave up waiting: the teardown is ours, here. */
+		bool app_ref = !txn->orphaned;
+		pthread_mutex_unlock(&txn->mu);
+		pk__teardown(txn);
+		pthread_mutex_lock(&txn->mu);
+		if (app_ref)
+			txn->refs--;
+	}
+	pk__txn_unref(txn);
 	return rc;
 }
 
@@ -285,6 +319,8 @@ int pk_get_user(pk_txn *txn, const char *prompt, char **user)
 	if (!txn || !user)
 		return -EINVAL;
 	*user = NULL;
+	if (pk__forked(txn))
+		return -ECHILD;
 	if (prompt && !(p = strdup(prompt)))
 		return -ENOMEM;
 	pthread_mutex_lock(&txn->mu);

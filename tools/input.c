@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One line plus its newline fits exactly. */
@@ -34,13 +35,23 @@ static char *take(size_t n, size_t skip)
 	return s;
 }
 
-enum input_status input_read_line(int fd, int watch_fd, char **line)
+static long long now_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+enum input_status input_read_line(int fd, int timeout_ms, char **line)
+{
+	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+
 	*line = NULL;
 	for (;;) {
 		char *nl = memchr(buf, '\n', buf_len);
-		struct pollfd pfd[2];
-		nfds_t nfds = 0;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int wait = -1;
 		ssize_t got;
 
 		if (nl) {
@@ -56,20 +67,19 @@ enum input_status input_read_line(int fd, int watch_fd, char **line)
 			return *line ? INPUT_LINE : INPUT_ERROR;
 		}
 
-		pfd[nfds].fd = fd;
-		pfd[nfds++].events = POLLIN;
-		if (watch_fd >= 0) {
-			pfd[nfds].fd = watch_fd;
-			pfd[nfds++].events = POLLIN;
+		if (deadline >= 0) {
+			long long left = deadline - now_ms();
+			if (left <= 0)
+				return INPUT_TIMEOUT;
+			wait = left > 1000000000 ? 1000000000 : (int)left;
 		}
-		if (poll(pfd, nfds, -1) < 0) {
+		int ready = poll(&pfd, 1, wait);
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			return INPUT_ERROR;
 		}
-		if (nfds > 1 && pfd[1].revents)
-			return INPUT_WATCH;
-		if (!pfd[0].revents)
+		if (ready == 0 || !pfd.revents)
 			continue;
 		got = read(fd, buf + buf_len, sizeof(buf) - buf_len);
 		if (got < 0) {

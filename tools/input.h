@@ -1,4 +1,4 @@
-/* input.h - read answers line by line from a fd while watching another. */
+/* input.h - read answers line by line from a fd, with a deadline. */
 #ifndef PAMKIT_TOOLS_INPUT_H
 #define PAMKIT_TOOLS_INPUT_H
 
@@ -11,16 +11,16 @@ enum input_status {
 	INPUT_LINE = 0,		/* *line is a malloc'd answer (wipe it) */
 	INPUT_EOF,		/* end of input before a line */
 	INPUT_TOO_LONG,		/* line over INPUT_MAX_LINE bytes */
-	INPUT_WATCH,		/* watch_fd became readable first */
+	INPUT_TIMEOUT,		/* no whole line within the timeout */
 	INPUT_ERROR,		/* read/poll/alloc error; errno is set */
 };
 
 /*
- * Wait for one line on fd (the newline is dropped; a last line without a
- * newline counts) while polling watch_fd (-1 for none).  Bytes after the
- * line stay buffered for the next call.
+ * Wait up to timeout_ms (-1: forever) for one line on fd (the newline is
+ * dropped; a last line without a newline counts).  Bytes after the line
+ * stay buffered for the next call.
  */
-enum input_status input_read_line(int fd, int watch_fd, char **line);
+enum input_status input_read_line(int fd, int timeout_ms, char **line);
 /* Wipe the buffer of bytes read ahead. */
 void input_wipe(void);
 

@@ -8,15 +8,30 @@
  * failure that never reached PAM.  pk_code_name() and pk_strerror() turn
  * either into text.
  *
- * Threading: any function may be called from any thread.  One transaction's
- * calls are serialised by the transaction's own lock; different
- * transactions never share state except the worker pool, which has its own.
+ * Threading (OpenSSH's auth-pam.c model): a transaction owns no thread.
+ * pk_txn_create, every blocking call, items, env and pk_txn_end run PAM on
+ * the thread that calls them, exactly like pamtester or login (the kernel
+ * lets only the main thread write /proc/self/loginuid, which Debian's login
+ * and sshd stacks need in open_session).  Only a stepwise operation
+ * (pk_start) borrows a worker from a bounded pool, for as long as that one
+ * operation runs; the next operation may run on another thread or on the
+ * caller's.  Idle and logged-in transactions hold no thread.
+ *
+ * Any function may be called from any thread; one transaction's calls are
+ * serialised by its own lock (blocking calls queue).  Different
+ * transactions share nothing but the worker pool, which has its own lock.
+ *
+ * fork(): a child never touches its parent's PAM session.  In the child
+ * every call on an inherited transaction returns -ECHILD, and pk_txn_end
+ * only frees memory (pam_end with PAM_DATA_SILENT, no close_session or
+ * setcred teardown).
  */
 #ifndef PAMKIT_PAMKIT_H
 #define PAMKIT_PAMKIT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <security/pam_appl.h>
 
 #ifdef __cplusplus
@@ -26,6 +41,8 @@ extern "C" {
 #define PAMKIT_VERSION "0.1.0"
 
 typedef struct pk_txn pk_txn;
+/* An immutable, reference-counted batch of conversation messages. */
+typedef struct pk_batch pk_batch;
 
 /* The PAM operations a transaction can run. */
 enum pk_op {
@@ -65,24 +82,40 @@ bool pk_message_is_prompt(const struct pk_message *m);
 typedef int (*pk_conv_fn)(pk_txn *txn, const struct pk_message *msgs,
 			  size_t n, char **replies, void *data);
 
-/* PAM_FAIL_DELAY callback: PAM calls it instead of sleeping. */
+/*
+ * PAM_FAIL_DELAY callback: PAM calls it instead of sleeping.  Installing one
+ * takes the delay over: the callback (or the front behind it) must wait
+ * usec_delay before it reports the failure (brute-force throttling).  It
+ * runs on the thread that runs the PAM call (a worker for pk_start).
+ */
 typedef void (*pk_fail_delay_fn)(pk_txn *txn, int retval,
 				 unsigned int usec_delay, void *data);
 
 /* Transaction modes. */
 enum pk_mode {
-	/*
-	 * PAM runs on the calling thread; only blocking calls.  The fastest
-	 * form: no thread hop at all.
-	 */
+	/* Blocking calls only; no pollable fd. */
 	PK_MODE_DIRECT = 0,
 	/*
-	 * PAM runs on a worker thread pinned to this transaction from
-	 * pam_start to pam_end (modules such as pam_loginuid care).
-	 * Stepwise and blocking calls are both available; a blocking call
-	 * runs the conversation callback on the calling thread.
+	 * Blocking calls (on the caller's thread, as in direct mode) and
+	 * stepwise calls: pk_start runs one operation on a borrowed worker
+	 * and hands each conversation batch back through pk_fd/pk_result.
 	 */
 	PK_MODE_STEPWISE = 1,
+};
+
+/* Who waits out the delay libpam computes after a failure. */
+enum pk_delay_mode {
+	/*
+	 * libpam sleeps (pam_faildelay, pam_unix's 2 s ...) on the thread that
+	 * runs the operation, before the failure is reported: the default.
+	 */
+	PK_DELAY_LIBPAM = 0,
+	/*
+	 * The library records the delay instead of sleeping; read it with
+	 * pk_txn_fail_delay_usec() and wait it out (an event loop arms a
+	 * timer) before reporting the failure.  Never drop it.
+	 */
+	PK_DELAY_REPORT = 1,
 };
 
 /* Options for pk_txn_create.  Zero-initialise, then fill what you need. */
@@ -107,6 +140,7 @@ struct pk_options {
 	/* Stepwise: an unanswered batch older than this fails the conversation
 	   with PAM_CONV_ERR.  0: wait forever. */
 	unsigned int step_timeout_ms;
+	enum pk_delay_mode delay_mode;
 };
 
 /*
@@ -117,13 +151,19 @@ struct pk_options {
 int pk_txn_create(const struct pk_options *opts, pk_txn **out);
 
 /*
- * End the transaction in any state: cancels a pending conversation, closes a
- * session and deletes credentials the transaction set up (with a null
- * conversation swapped in), pam_end with the last status, returns the
- * worker to the pool, wipes and frees everything.  Never hangs: if a module
- * is blocked without conversing, the worker finishes the teardown alone
- * (and never calls the conversation or fail delay callback after
- * pk_txn_end has returned: their data may be freed then).
+ * End the transaction in any state, from any thread: cancels a pending
+ * conversation (or a queued stepwise operation), closes a session and
+ * deletes credentials the transaction set up (with a null conversation
+ * swapped in), pam_end with the last status, wipes and frees everything.
+ * The teardown runs on the calling thread.  Never hangs: if a module is
+ * blocked without conversing, pk_txn_end waits at most a short grace (2 s)
+ * and the thread running that module finishes the teardown alone (and
+ * never calls the conversation or fail delay callback after pk_txn_end has
+ * returned: their data may be freed then).
+ * From inside the transaction's own conversation or fail-delay callback the
+ * end is deferred: the conversation fails, and the teardown runs when the
+ * PAM call returns, before the blocking call does.
+ * In a child after fork(): frees memory only (see Threading above).
  * NULL is accepted.
  */
 void pk_txn_end(pk_txn *txn);
@@ -137,14 +177,22 @@ int pk_txn_last_status(pk_txn *txn);
 int pk_txn_set_conv(pk_txn *txn, pk_conv_fn conv, void *data);
 /* Change the step timeout (ms, 0 = none); applies to the next wait. */
 int pk_txn_set_step_timeout(pk_txn *txn, unsigned int timeout_ms);
+/*
+ * PK_DELAY_REPORT (or with a fail_delay_cb): the delay in microseconds that
+ * libpam asked for after the last operation failed; 0 after a success or
+ * when no module asked.  The caller must wait it out before reporting.
+ */
+unsigned int pk_txn_fail_delay_usec(pk_txn *txn);
 /* Opaque pointer for the application (not used by the library). */
 void pk_txn_set_userdata(pk_txn *txn, void *userdata);
 void *pk_txn_userdata(const pk_txn *txn);
 
 /* ---- Blocking calls (both modes). ---------------------------------------
- * Run one PAM operation to its end, answering prompts with the conversation
- * callback.  Return the PAM code, or a negative error (-EINVAL for bad
- * flags, -EBUSY if a stepwise operation is in progress). */
+ * Run one PAM operation to its end on the calling thread, answering prompts
+ * with the conversation callback (no callback: the conversation fails).
+ * Blocking calls from several threads queue.  Return the PAM code, or a
+ * negative error (-EINVAL for bad flags, -EBUSY from inside this
+ * transaction's own callback, -ECHILD in a child after fork). */
 int pk_call(pk_txn *txn, enum pk_op op, int flags);
 int pk_authenticate(pk_txn *txn, int flags);
 int pk_acct_mgmt(pk_txn *txn, int flags);
@@ -159,9 +207,9 @@ int pk_get_user(pk_txn *txn, const char *prompt, char **user);
  *
  *   rc = pk_begin(txn, PK_OP_AUTHENTICATE, 0);
  *   while (rc == PAM_CONV_AGAIN) {
- *           msgs = pk_messages(txn, &n);
+ *           msgs = pk_messages(txn, &n, &seq);
  *           ... get answers from the remote user ...
- *           rc = pk_answer(txn, replies, n);
+ *           rc = pk_answer(txn, seq, replies, n);
  *   }
  *   // rc is the final PAM code of pam_authenticate
  *
@@ -171,10 +219,20 @@ int pk_get_user(pk_txn *txn, const char *prompt, char **user);
  *
  * For event loops use the non-blocking trio pk_start / pk_result / pk_reply
  * with pk_fd: the fd is readable exactly when pk_result has something new.
+ *
+ * Every batch carries a sequence number (1, 2, ... per transaction, never
+ * reused); a reply names the batch it answers, and a reply to any batch but
+ * the pending one is refused with -ESTALE, so a late answer after a step
+ * timeout can never answer the module's next prompt.
  */
 
-/* Submit an operation to the worker; returns 0 at once or a negative error
-   (-EBUSY: one is already running, -EINVAL: bad op/flags or direct mode). */
+/*
+ * Borrow a worker for one operation; returns 0 at once or a negative error
+ * (-EBUSY: one is already running, -EINVAL: bad op/flags or direct mode,
+ * -ENOBUFS: the pool's queue is full).  When every worker is busy and the
+ * pool is at its cap, the operation waits in a FIFO queue (pk_result says
+ * -EAGAIN meanwhile); a cancelled queued operation never runs.
+ */
 int pk_start(pk_txn *txn, enum pk_op op, int flags);
 /*
  * Non-blocking: -EAGAIN while the worker is busy; PAM_CONV_AGAIN when a batch
@@ -186,24 +244,37 @@ int pk_result(pk_txn *txn);
 /* pk_result, waiting up to timeout_ms (-1: forever); -ETIMEDOUT when the
    wait (not the step) timed out. */
 int pk_wait(pk_txn *txn, int timeout_ms);
-/* The pending batch (valid until this caller's pk_reply, pk_cancel or
-   pk_txn_end; a step timeout or another thread's cancel withdraws it but
-   does not free it before then). */
-const struct pk_message *pk_messages(pk_txn *txn, size_t *n);
 /*
- * Answer the pending batch: n must equal the batch size (or replies NULL and
- * n 0 for a batch with no prompt).  Replies to prompts are copied for PAM at
- * once; replies to info/error messages are ignored; NULL for a prompt is
- * passed to PAM as a NULL resp.  On -EINVAL (wrong n) the batch stays
- * pending and nothing is lost.  -EBUSY while a blocking call's callback
- * handles the batch on its own thread.
- * Returns 0 or a negative error; does not wait.
+ * The pending batch and its sequence number (seq may be NULL); NULL with
+ * *n == 0 when none waits.  The pointer stays valid until this caller's
+ * next pk_reply, pk_start or pk_txn_end, even if a step timeout or another
+ * thread's cancel withdraws the batch meanwhile.
  */
-int pk_reply(pk_txn *txn, const char *const *replies, size_t n);
+const struct pk_message *pk_messages(pk_txn *txn, size_t *n, uint64_t *seq);
+/*
+ * A new reference to the pending batch (NULL when none waits): it stays
+ * valid, unchanged, until pk_batch_unref, whatever the transaction does.
+ */
+pk_batch *pk_batch_get(pk_txn *txn);
+const struct pk_message *pk_batch_messages(const pk_batch *b, size_t *n);
+uint64_t pk_batch_seq(const pk_batch *b);
+pk_batch *pk_batch_ref(pk_batch *b);
+void pk_batch_unref(pk_batch *b);	/* NULL is fine */
+/*
+ * Answer batch seq: n must equal the batch size (or replies NULL and n 0 for
+ * a batch with no prompt).  Replies to prompts are copied for PAM at once;
+ * replies to info/error messages are ignored; NULL for a prompt is passed
+ * to PAM as a NULL resp.  -ESTALE: seq is not the pending batch (answered,
+ * timed out or withdrawn); -EINVAL (wrong n): the batch stays pending and
+ * nothing is lost.  Returns 0 or a negative error; does not wait.
+ */
+int pk_reply(pk_txn *txn, uint64_t seq, const char *const *replies,
+	     size_t n);
 /* pk_start + pk_wait(-1). */
 int pk_begin(pk_txn *txn, enum pk_op op, int flags);
 /* pk_reply + pk_wait(-1). */
-int pk_answer(pk_txn *txn, const char *const *replies, size_t n);
+int pk_answer(pk_txn *txn, uint64_t seq, const char *const *replies,
+	      size_t n);
 /* Readable when pk_result has a batch or result; -1 in direct mode. */
 int pk_fd(pk_txn *txn);
 /*
@@ -222,6 +293,9 @@ int pk_txn_interrupted(pk_txn *txn);
  * operation starts.
  */
 const struct pk_message *pk_transcript(pk_txn *txn, size_t *n);
+/* A snapshot of the transcript as a batch of its own (seq 0), safe to keep
+   and read from any thread; NULL when out of memory. */
+pk_batch *pk_transcript_get(pk_txn *txn);
 
 /* ---- Items. --------------------------------------------------------------
  * String items: PAM_SERVICE, PAM_USER, PAM_TTY, PAM_RHOST, PAM_RUSER,
@@ -260,6 +334,24 @@ const char *pk_strerror(int code);
 int pk_code_from_name(const char *name);
 /* Highest PAM code this libpam defines (PAM_CONV_AGAIN, PAM_INCOMPLETE). */
 int pk_max_code(void);
+
+/* ---- Worker pool (stepwise operations only). ------------------------------ */
+struct pk_pool_config {
+	unsigned int max_workers;	/* threads at most (default 256) */
+	unsigned int max_idle;		/* idle threads kept (default 16) */
+	unsigned int max_queue;		/* queued operations at most, then
+					   pk_start says -ENOBUFS (default
+					   65536) */
+};
+/* Change the limits (0 in a field: keep it).  Applies to the next borrow. */
+int pk_pool_configure(const struct pk_pool_config *cfg);
+struct pk_pool_stats {
+	unsigned int threads;		/* worker threads alive */
+	unsigned int busy;		/* running an operation */
+	unsigned int queued;		/* operations waiting for a worker */
+	unsigned int max_workers;
+};
+void pk_pool_get_stats(struct pk_pool_stats *st);
 
 /* ---- Library. ------------------------------------------------------------ */
 /*

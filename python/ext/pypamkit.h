@@ -49,12 +49,8 @@ typedef struct {
 	int busy;			/* calls running without the GIL on
 					   self->txn (GIL-guarded) */
 	int end_pending;		/* end() came while busy */
-	/* Serialises reading libpamkit's batch/transcript pointers (and
-	   copying what they point to) against the calls that free them:
-	   pk_start, pk_reply, pk_cancel.  Taken only without the GIL. */
-	pthread_mutex_t batch_lock;
-	int blocking;			/* pk_call running (under batch_lock):
-					   its callback owns the batch */
+	uint64_t seen_seq;		/* seq of the batch Python last read;
+					   replies go to it or fail (ESTALE) */
 	pthread_mutex_t delay_lock;
 	int delay_pending;
 	int delay_retval;
@@ -120,8 +116,7 @@ void pypk_busy_leave(pypk_txn *self);
 				       PK_NOGIL(stmt); \
 				       pypk_busy_leave(self); } while (0)
 /* The pending batch (transcript=0) or the transcript as a list (or tuple)
-   of Message, copied under batch_lock: never a pointer into libpamkit
-   that another thread's call could free. */
+   of Message, from libpamkit's reference-counted batches. */
 PyObject *pypk_txn_batch(pypk_txn *self, int transcript, int as_tuple);
 PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 		       const struct pk_options *o);

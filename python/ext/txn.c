@@ -27,120 +27,32 @@ void pypk_busy_leave(pypk_txn *self)
 	}
 }
 
-/* The calls that free libpamkit's batch or transcript, each under
-   batch_lock (called without the GIL). */
-static int locked_start(pypk_txn *self, int op, int flags)
-{
-	int rc;
-
-	pthread_mutex_lock(&self->batch_lock);
-	rc = pk_start(self->txn, (enum pk_op)op, flags);
-	pthread_mutex_unlock(&self->batch_lock);
-	return rc;
-}
-
-static int locked_reply(pypk_txn *self, char **r, size_t n)
-{
-	int rc;
-
-	pthread_mutex_lock(&self->batch_lock);
-	/* a blocking call's callback owns its batch */
-	rc = self->blocking ? -EBUSY
-			    : pk_reply(self->txn, (const char *const *)r, n);
-	pthread_mutex_unlock(&self->batch_lock);
-	return rc;
-}
-
-static void locked_cancel(pypk_txn *self)
-{
-	pthread_mutex_lock(&self->batch_lock);
-	pk_cancel(self->txn);
-	pthread_mutex_unlock(&self->batch_lock);
-}
-
-/* A blocking call (pk_call and its callback) runs: readers on other
-   threads see no batch meanwhile, since the call frees it when the
-   callback returns and resets the transcript when it starts. */
-static int blocking_call(pypk_txn *self, int op, int flags)
-{
-	int rc;
-
-	pthread_mutex_lock(&self->batch_lock);
-	self->blocking++;
-	pthread_mutex_unlock(&self->batch_lock);
-	rc = pk_call(self->txn, (enum pk_op)op, flags);
-	pthread_mutex_lock(&self->batch_lock);
-	self->blocking--;
-	pthread_mutex_unlock(&self->batch_lock);
-	return rc;
-}
-
-static void copies_free(struct pk_message *c, size_t n)
-{
-	for (size_t i = 0; c && i < n; i++)
-		free((char *)c[i].msg);
-	free(c);
-}
-
-/* Without the GIL: deep copy of the batch or transcript, under batch_lock. */
-static int copy_batch(pypk_txn *self, int transcript,
-		      struct pk_message **out, size_t *out_n)
-{
-	const struct pk_message *m;
-	struct pk_message *c = NULL;
-	size_t n = 0;
-	int rc = 0;
-
-	*out = NULL;
-	*out_n = 0;
-	pthread_mutex_lock(&self->batch_lock);
-	if (self->blocking && !pypk_frame_inside(self))
-		goto out;
-	m = transcript ? pk_transcript(self->txn, &n)
-		       : pk_messages(self->txn, &n);
-	if (!m || n == 0)
-		goto out;
-	c = calloc(n, sizeof(*c));
-	if (!c) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		c[i].style = m[i].style;
-		c[i].msg = strdup(m[i].msg ? m[i].msg : "");
-		if (!c[i].msg) {
-			copies_free(c, n);
-			c = NULL;
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	*out = c;
-	*out_n = n;
-out:
-	pthread_mutex_unlock(&self->batch_lock);
-	return rc;
-}
-
+/*
+ * The pending batch (transcript=0) or a snapshot of the transcript as a
+ * list (or tuple) of Message.  libpamkit hands out reference-counted,
+ * immutable batches: no lock and no copy of our own.
+ */
 PyObject *pypk_txn_batch(pypk_txn *self, int transcript, int as_tuple)
 {
-	struct pk_message *c = NULL;
-	size_t n = 0;
+	pk_batch *b;
 	PyObject *res;
-	int rc;
+	size_t n = 0;
 
 	if (!self->txn || (!transcript && !self->stepwise))
 		return as_tuple ? PyTuple_New(0) : PyList_New(0);
 	pypk_busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = copy_batch(self, transcript, &c, &n);
+	b = transcript ? pk_transcript_get(self->txn) : pk_batch_get(self->txn);
 	Py_END_ALLOW_THREADS
 	pypk_busy_leave(self);
-	if (rc < 0)
+	if (!b && transcript)
 		return PyErr_NoMemory();
-	res = pypk_messages_list(pypk_state_of_module(self->module), c, n,
+	if (b && !transcript)
+		self->seen_seq = pk_batch_seq(b);
+	const struct pk_message *m = pk_batch_messages(b, &n);
+	res = pypk_messages_list(pypk_state_of_module(self->module), m, n,
 				 as_tuple);
-	copies_free(c, n);
+	pk_batch_unref(b);
 	return res;
 }
 
@@ -242,7 +154,7 @@ int pypk_txn_run(pypk_txn *self, int op, int flags)
 	fr.owner = self;
 	pypk_frame_push(&fr);
 	fr.tstate = PyEval_SaveThread();
-	rc = blocking_call(self, op, flags);
+	rc = pk_call(self->txn, (enum pk_op)op, flags);
 	PyEval_RestoreThread(fr.tstate);
 	pypk_frame_pop(&fr);
 	pypk_busy_leave(self);
@@ -288,15 +200,18 @@ PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 	self->end_pending = 0;
 	self->delay_pending = 0;
 	self->weakreflist = NULL;
-	self->blocking = 0;
+	self->seen_seq = 0;
 	pthread_mutex_init(&self->delay_lock, NULL);
-	pthread_mutex_init(&self->batch_lock, NULL);
 	PyObject_GC_Track(self);
 
 	opts.conv = pypk_conv_cb;
 	opts.conv_data = self;
-	opts.fail_delay_cb = pypk_fail_delay_cb;
-	opts.fail_delay_data = self;
+	/* Only a Python fail-delay callback takes the delay over; otherwise
+	   libpam sleeps, with the GIL released (or on the stepwise worker). */
+	if (opts.fail_delay_cb) {
+		opts.fail_delay_cb = pypk_fail_delay_cb;
+		opts.fail_delay_data = self;
+	}
 	Py_BEGIN_ALLOW_THREADS
 	rc = pk_txn_create(&opts, &self->txn);
 	Py_END_ALLOW_THREADS
@@ -445,6 +360,8 @@ static PyObject *txn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 			o.step_timeout_ms = 1;
 	}
 	o.mode = stepwise ? PK_MODE_STEPWISE : PK_MODE_DIRECT;
+	if (fd_cb)
+		o.fail_delay_cb = pypk_fail_delay_cb;
 	module = PyType_GetModuleByDef(type, &pypk_module);
 	if (!module)
 		return NULL;
@@ -505,7 +422,6 @@ static void txn_dealloc(pypk_txn *self)
 	txn_clear(self);
 	Py_CLEAR(self->module);
 	pthread_mutex_destroy(&self->delay_lock);
-	pthread_mutex_destroy(&self->batch_lock);
 	tp->tp_free(self);
 	Py_DECREF(tp);
 }
@@ -517,7 +433,7 @@ static PyObject *txn_end(pypk_txn *self, PyObject *unused)
 		/* another thread is inside a blocking call on this handle:
 		   cut its conversation short; it ends the handle on return */
 		self->end_pending = 1;
-		PK_NOGIL(locked_cancel(self));
+		PK_NOGIL(pk_cancel(self->txn));
 		Py_RETURN_NONE;
 	}
 	txn_end_raw(self);
@@ -588,7 +504,7 @@ static PyObject *txn_begin(pypk_txn *self, PyObject *args, PyObject *kw)
 		return NULL;
 	pypk_busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = locked_start(self, op, flags);
+	rc = pk_start(self->txn, (enum pk_op)op, flags);
 	if (rc == 0)
 		rc = pk_wait(self->txn, -1);
 	Py_END_ALLOW_THREADS
@@ -609,7 +525,7 @@ static PyObject *txn_start(pypk_txn *self, PyObject *args, PyObject *kw)
 		return NULL;
 	if (pypk_audit(self, op, flags) < 0)
 		return NULL;
-	PK_TXN_NOGIL(self, rc = locked_start(self, op, flags));
+	PK_TXN_NOGIL(self, rc = pk_start(self->txn, (enum pk_op)op, flags));
 	if (rc < 0) {
 		PyErr_Format(rc == -ENOMEM ? PyExc_MemoryError :
 			     PyExc_RuntimeError, "start: %s", pk_strerror(rc));
@@ -637,30 +553,46 @@ static PyObject *txn_poll(pypk_txn *self, PyObject *unused)
 	return after_wait(self, rc, "poll");
 }
 
+/* Replies for the batch Python last saw (seen_seq); the seq to send. */
 static int get_replies(pypk_txn *self, PyObject *replies, char ***r,
-		       size_t *n)
+		       size_t *n, uint64_t *seq)
 {
-	const struct pk_message *m;
+	pk_batch *b;
 	size_t want = 0;
+	int rc;
 
-	PK_TXN_NOGIL(self, m = pk_messages(self->txn, &want));
-	if (!m) {
+	PK_TXN_NOGIL(self, b = pk_batch_get(self->txn));
+	if (!b) {
 		PyErr_SetString(PyExc_RuntimeError,
 				"no conversation is waiting for answers");
 		return -1;
 	}
-	return pypk_replies_from_seq(replies, want, r, n);
+	*seq = pk_batch_seq(b);
+	pk_batch_messages(b, &want);
+	pk_batch_unref(b);
+	if (self->seen_seq && self->seen_seq != *seq) {
+		/* The batch Python read timed out; this is another one. */
+		pypk_raise_neg(-ESTALE, "reply");
+		return -1;
+	}
+	rc = pypk_replies_from_seq(replies, want, r, n);
+	if (rc == 0)
+		self->seen_seq = 0;
+	return rc;
 }
 
 static PyObject *txn_reply(pypk_txn *self, PyObject *replies)
 {
 	char **r = NULL;
 	size_t n = 0;
+	uint64_t seq = 0;
 	int rc;
 
-	if (need_stepwise(self) < 0 || get_replies(self, replies, &r, &n) < 0)
+	if (need_stepwise(self) < 0 ||
+	    get_replies(self, replies, &r, &n, &seq) < 0)
 		return NULL;
-	PK_TXN_NOGIL(self, rc = locked_reply(self, r, n));
+	PK_TXN_NOGIL(self, rc = pk_reply(self->txn, seq,
+					 (const char *const *)r, n));
 	pypk_replies_free(r, n);
 	if (rc < 0)
 		return pypk_raise_neg(rc == -EINVAL ? -EBUSY : rc, "reply");
@@ -671,13 +603,15 @@ static PyObject *txn_answer(pypk_txn *self, PyObject *replies)
 {
 	char **r = NULL;
 	size_t n = 0;
+	uint64_t seq = 0;
 	int rc;
 
-	if (need_stepwise(self) < 0 || get_replies(self, replies, &r, &n) < 0)
+	if (need_stepwise(self) < 0 ||
+	    get_replies(self, replies, &r, &n, &seq) < 0)
 		return NULL;
 	pypk_busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = locked_reply(self, r, n);
+	rc = pk_reply(self->txn, seq, (const char *const *)r, n);
 	if (rc == 0)
 		rc = pk_wait(self->txn, -1);
 	Py_END_ALLOW_THREADS
@@ -695,25 +629,26 @@ int pypk_txn_step(pypk_txn *self, int op, int flags, PyObject *replies,
 {
 	char **r = NULL;
 	size_t n = 0;
+	uint64_t seq = 0;
 	int rc;
 
 	*timed_out = 0;
 	if (need_stepwise(self) < 0)
 		return -1;
-	if (replies ? get_replies(self, replies, &r, &n) < 0
+	if (replies ? get_replies(self, replies, &r, &n, &seq) < 0
 		    : pypk_audit(self, op, flags) < 0)
 		return -1;
 	pypk_busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = replies ? locked_reply(self, r, n)
-		     : locked_start(self, op, flags);
+	rc = replies ? pk_reply(self->txn, seq, (const char *const *)r, n)
+		     : pk_start(self->txn, (enum pk_op)op, flags);
 	if (rc == 0)
 		rc = pk_wait(self->txn, timeout_ms);
 	if (rc == -ETIMEDOUT) {
 		*timed_out = 1;
 		/* cut every further conversation short until the op ends */
 		do {
-			locked_cancel(self);
+			pk_cancel(self->txn);
 			rc = pk_wait(self->txn, -1);
 		} while (rc == PAM_CONV_AGAIN);
 	}
@@ -744,7 +679,7 @@ static PyObject *txn_cancel(pypk_txn *self, PyObject *unused)
 {
 	(void)unused;
 	if (self->txn)
-		PK_TXN_NOGIL(self, locked_cancel(self));
+		PK_TXN_NOGIL(self, pk_cancel(self->txn));
 	Py_RETURN_NONE;
 }
 
@@ -764,13 +699,7 @@ static PyObject *txn_get_user(pypk_txn *self, PyObject *args, PyObject *kw)
 	fr.owner = self;
 	pypk_frame_push(&fr);
 	fr.tstate = PyEval_SaveThread();
-	pthread_mutex_lock(&self->batch_lock);
-	self->blocking++;
-	pthread_mutex_unlock(&self->batch_lock);
 	rc = pk_get_user(self->txn, prompt, &user);
-	pthread_mutex_lock(&self->batch_lock);
-	self->blocking--;
-	pthread_mutex_unlock(&self->batch_lock);
 	PyEval_RestoreThread(fr.tstate);
 	pypk_frame_pop(&fr);
 	pypk_busy_leave(self);

@@ -113,6 +113,15 @@ static int script_conv(pk_txn *txn, const struct pk_message *msgs, size_t n,
 	return 0;
 }
 
+/* The pending batch's sequence number (0: none). */
+static uint64_t SEQ(pk_txn *txn)
+{
+	uint64_t seq = 0;
+
+	pk_messages(txn, NULL, &seq);
+	return seq;
+}
+
 static pk_txn *open_txn(const char *service, const char *user,
 			enum pk_mode mode, struct script *s)
 {
@@ -172,7 +181,7 @@ static void test_multi_batch(void **state)
 	size_t n;
 
 	assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0), PAM_CONV_AGAIN);
-	const struct pk_message *m = pk_messages(txn, &n);
+	const struct pk_message *m = pk_messages(txn, &n, NULL);
 	assert_int_equal(n, 2);
 	assert_int_equal(m[0].style, PAM_TEXT_INFO);
 	assert_string_equal(m[0].msg, "Welcome");
@@ -181,18 +190,18 @@ static void test_multi_batch(void **state)
 
 	/* Wrong number of replies: refused, the batch stays pending. */
 	const char *one[] = { "pw" };
-	assert_int_equal(pk_reply(txn, one, 1), -EINVAL);
+	assert_int_equal(pk_reply(txn, SEQ(txn), one, 1), -EINVAL);
 	assert_int_equal(pk_result(txn), PAM_CONV_AGAIN);
-	pk_messages(txn, &n);
+	pk_messages(txn, &n, NULL);
 	assert_int_equal(n, 2);
 
 	const char *both[] = { NULL, "pw" };
-	assert_int_equal(pk_answer(txn, both, 2), PAM_CONV_AGAIN);
-	m = pk_messages(txn, &n);
+	assert_int_equal(pk_answer(txn, SEQ(txn), both, 2), PAM_CONV_AGAIN);
+	m = pk_messages(txn, &n, NULL);
 	assert_int_equal(n, 1);
 	assert_string_equal(m[0].msg, "OTP:");
 	const char *otp[] = { "123456" };
-	assert_int_equal(pk_answer(txn, otp, 1), PAM_SUCCESS);
+	assert_int_equal(pk_answer(txn, SEQ(txn), otp, 1), PAM_SUCCESS);
 
 	/* The info message is kept in the transcript. */
 	const struct pk_message *t = pk_transcript(txn, &n);
@@ -209,8 +218,8 @@ static void test_wrong_answer_second_batch(void **state)
 	const char *both[] = { NULL, "pw" }, *otp[] = { "000000" };
 
 	assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0), PAM_CONV_AGAIN);
-	assert_int_equal(pk_answer(txn, both, 2), PAM_CONV_AGAIN);
-	assert_int_equal(pk_answer(txn, otp, 1), PAM_AUTH_ERR);
+	assert_int_equal(pk_answer(txn, SEQ(txn), both, 2), PAM_CONV_AGAIN);
+	assert_int_equal(pk_answer(txn, SEQ(txn), otp, 1), PAM_AUTH_ERR);
 	pk_txn_end(txn);
 }
 
@@ -244,17 +253,28 @@ static void test_step_timeout(void **state)
 
 	assert_int_equal(pk_txn_create(&o, &txn), PAM_SUCCESS);
 	assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0), PAM_CONV_AGAIN);
+	uint64_t first = SEQ(txn);
+	assert_true(first > 0);
 	/* Nobody answers: the module sees PAM_CONV_ERR, the op ends and the
 	   fd says so; pk_wait keeps reporting the pending batch until then. */
 	assert_int_equal(pk_wait(txn, 0), PAM_CONV_AGAIN);
 	assert_int_equal(wait_final(txn), PAM_CONV_ERR);
 	assert_int_equal(pk_txn_interrupted(txn), -ETIMEDOUT);
 	const char *late[] = { "secret" };
-	assert_int_equal(pk_reply(txn, late, 1), -ETIMEDOUT);
-	/* The transaction is usable again afterwards. */
+	assert_int_equal(pk_reply(txn, first, late, 1), -ESTALE);
+	/* The transaction is usable again afterwards, and the late answer
+	   can never answer the module's next prompt. */
 	assert_int_equal(pk_txn_set_step_timeout(txn, 0), 0);
 	assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0), PAM_CONV_AGAIN);
-	assert_int_equal(pk_answer(txn, late, 1), PAM_SUCCESS);
+	uint64_t second = SEQ(txn);
+	assert_true(second > first);
+	const char *wrong[] = { "nope" };
+	assert_int_equal(pk_reply(txn, first, wrong, 1), -ESTALE);
+	assert_int_equal(pk_reply(txn, second + 1, wrong, 1), -EINVAL);
+	assert_int_equal(pk_result(txn), PAM_CONV_AGAIN);	/* still there */
+	assert_int_equal(pk_answer(txn, second, late, 1), PAM_SUCCESS);
+	/* Answered: a second answer to the same batch is stale too. */
+	assert_int_equal(pk_reply(txn, second, late, 1), -ESTALE);
 	pk_txn_end(txn);
 }
 
@@ -293,7 +313,7 @@ static void test_cancel_withdraws_batch(void **state)
 		assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0),
 				 PAM_CONV_AGAIN);
 		assert_int_equal(pk_cancel(txn), 0);
-		assert_null(pk_messages(txn, &n));
+		assert_null(pk_messages(txn, &n, NULL));
 		assert_int_equal(n, 0);
 		int rc = pk_result(txn);
 		assert_true(rc == -EAGAIN || rc == PAM_CONV_ERR);
@@ -322,7 +342,8 @@ static void test_timeout_keeps_batch_for_reader(void **state)
 		assert_int_equal(pk_txn_create(&o, &txn), PAM_SUCCESS);
 		assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0),
 				 PAM_CONV_AGAIN);
-		const struct pk_message *m = pk_messages(txn, &n);
+		uint64_t seq = 0;
+		const struct pk_message *m = pk_messages(txn, &n, &seq);
 		assert_non_null(m);
 		assert_int_equal(n, 2);
 		/* The worker times out, unwinds and finishes meanwhile. */
@@ -331,7 +352,7 @@ static void test_timeout_keeps_batch_for_reader(void **state)
 		assert_string_equal(m[0].msg, "Welcome");	/* ASan: no UAF */
 		assert_string_equal(m[1].msg, "Password: ");
 		const char *late[] = { NULL, "pw" };
-		assert_int_equal(pk_reply(txn, late, 2), -ETIMEDOUT);
+		assert_int_equal(pk_reply(txn, seq, late, 2), -ESTALE);
 		pk_txn_end(txn);
 	}
 }
@@ -347,7 +368,7 @@ static void test_cancel_keeps_batch_for_reader(void **state)
 
 		assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0),
 				 PAM_CONV_AGAIN);
-		const struct pk_message *m = pk_messages(txn, &n);
+		const struct pk_message *m = pk_messages(txn, &n, NULL);
 		assert_int_equal(n, 1);
 		assert_int_equal(pk_cancel(txn), 0);
 		assert_int_equal(wait_final(txn), PAM_CONV_ERR);
@@ -368,7 +389,7 @@ static void test_transcript_pointer_survives_growth(void **state)
 
 	rc = pk_begin(txn, PK_OP_AUTHENTICATE, 0);
 	while (rc == PAM_CONV_AGAIN) {
-		const struct pk_message *m = pk_messages(txn, &n);
+		const struct pk_message *m = pk_messages(txn, &n, NULL);
 		assert_non_null(m);
 		t = pk_transcript(txn, &n1);
 		if (!t1 && t) {
@@ -377,9 +398,9 @@ static void test_transcript_pointer_survives_growth(void **state)
 		}
 		if (pk_message_is_prompt(&m[n - 1])) {
 			const char *pw[] = { "secret" };
-			rc = pk_answer(txn, pw, 1);
+			rc = pk_answer(txn, SEQ(txn), pw, 1);
 		} else {
-			rc = pk_answer(txn, NULL, 0);
+			rc = pk_answer(txn, SEQ(txn), NULL, 0);
 		}
 		assert_non_null(t1);
 		assert_string_equal(t1[0].msg, "m1");	/* ASan: no UAF */
@@ -486,8 +507,9 @@ static void test_reply_refused_during_blocking_call(void **state)
 		pthread_cond_wait(&o.cond, &o.mu);
 	pthread_mutex_unlock(&o.mu);
 
+	/* The callback holds no stepwise batch: nothing to answer. */
 	const char *wrong[] = { "nope" };
-	assert_int_equal(pk_reply(txn, wrong, 1), -EBUSY);
+	assert_int_equal(pk_reply(txn, SEQ(txn), wrong, 1), -EINVAL);
 
 	pthread_mutex_lock(&o.mu);
 	o.release = 1;
@@ -538,7 +560,7 @@ static void test_fd_readable(void **state)
 	assert_int_equal(pk_result(txn), PAM_CONV_AGAIN);
 	assert_false(readable(fd, 0));		/* drained: no busy loop */
 	const char *a[] = { "secret" };
-	assert_int_equal(pk_reply(txn, a, 1), 0);
+	assert_int_equal(pk_reply(txn, SEQ(txn), a, 1), 0);
 	assert_true(readable(fd, 5000));
 	assert_int_equal(pk_result(txn), PAM_SUCCESS);
 	assert_false(readable(fd, 0));
@@ -643,14 +665,14 @@ static void test_chauthtok_two_prompts(void **state)
 	size_t n;
 
 	assert_int_equal(pk_begin(txn, PK_OP_CHAUTHTOK, 0), PAM_CONV_AGAIN);
-	assert_string_equal(pk_messages(txn, &n)[0].msg, "New password: ");
-	assert_int_equal(pk_answer(txn, a, 1), PAM_CONV_AGAIN);
-	assert_string_equal(pk_messages(txn, &n)[0].msg, "Retype new password: ");
-	assert_int_equal(pk_answer(txn, a, 1), PAM_SUCCESS);
+	assert_string_equal(pk_messages(txn, &n, NULL)[0].msg, "New password: ");
+	assert_int_equal(pk_answer(txn, SEQ(txn), a, 1), PAM_CONV_AGAIN);
+	assert_string_equal(pk_messages(txn, &n, NULL)[0].msg, "Retype new password: ");
+	assert_int_equal(pk_answer(txn, SEQ(txn), a, 1), PAM_SUCCESS);
 	/* A mismatching retype fails the change. */
 	assert_int_equal(pk_begin(txn, PK_OP_CHAUTHTOK, 0), PAM_CONV_AGAIN);
-	assert_int_equal(pk_answer(txn, a, 1), PAM_CONV_AGAIN);
-	assert_int_not_equal(pk_answer(txn, b, 1), PAM_SUCCESS);
+	assert_int_equal(pk_answer(txn, SEQ(txn), a, 1), PAM_CONV_AGAIN);
+	assert_int_not_equal(pk_answer(txn, SEQ(txn), b, 1), PAM_SUCCESS);
 	pk_txn_end(txn);
 }
 
@@ -741,10 +763,10 @@ static void test_errors_and_bad_input(void **state)
 	assert_null(pk_op_name(0));
 
 	txn = open_txn("pw", "alice", PK_MODE_STEPWISE, NULL);
-	assert_int_equal(pk_reply(txn, NULL, 0), -EINVAL);	/* nothing pending */
+	assert_int_equal(pk_reply(txn, SEQ(txn), NULL, 0), -EINVAL);	/* nothing pending */
 	assert_int_equal(pk_start(txn, 99, 0), -EINVAL);
 	assert_int_equal(pk_begin(txn, PK_OP_AUTHENTICATE, 0), PAM_CONV_AGAIN);
-	assert_int_equal(pk_reply(txn, NULL, 1), -EINVAL);
+	assert_int_equal(pk_reply(txn, SEQ(txn), NULL, 1), -EINVAL);
 	assert_int_equal(pk_set_item(txn, PAM_RHOST, "x"), -EBUSY);
 	assert_int_equal(pk_setenv(txn, "A", "b"), -EBUSY);
 	char *v = NULL;
@@ -752,7 +774,7 @@ static void test_errors_and_bad_input(void **state)
 	assert_string_equal(v, "alice");	/* reading during conv is fine */
 	free(v);
 	const char *nul[] = { NULL };	/* a NULL answer reaches PAM as NULL */
-	assert_int_equal(pk_answer(txn, nul, 1), PAM_AUTH_ERR);
+	assert_int_equal(pk_answer(txn, SEQ(txn), nul, 1), PAM_AUTH_ERR);
 	pk_txn_end(txn);
 }
 
@@ -781,7 +803,7 @@ static void *stress_thread(void *arg)
 			if (o.mode == PK_MODE_STEPWISE) {
 				rc = pk_begin(txn, PK_OP_AUTHENTICATE, 0);
 				if (rc == PAM_CONV_AGAIN)
-					rc = pk_answer(txn, a, 1);
+					rc = pk_answer(txn, SEQ(txn), a, 1);
 			} else {
 				rc = pk_authenticate(txn, 0);
 			}
