@@ -89,8 +89,8 @@ static int loop_blocking(int n)
 	return 0;
 }
 
-static double *rtt;
-static size_t nrtt;
+static double *rtt, *first;	/* pk_answer and pk_begin latencies */
+static size_t nrtt, nfirst;
 
 static int loop_stepwise(int n)
 {
@@ -101,7 +101,10 @@ static int loop_stepwise(int n)
 		pk_txn *txn;
 		if (pk_txn_create(&o, &txn))
 			return -1;
+		double tb = now_us();
 		int rc = pk_begin(txn, PK_OP_AUTHENTICATE, 0);
+		if (first)
+			first[nfirst++] = now_us() - tb;
 		if (rc == PAM_CONV_AGAIN) {
 			uint64_t seq;
 			pk_messages(txn, NULL, &seq);
@@ -253,7 +256,8 @@ static int idle_sessions(long *rss_kib, long *threads)
 			break;
 		}
 	}
-	pk_shutdown(5000);	/* idle workers leave: count what stays */
+	if (pk_shutdown(5000) != 0)	/* idle workers leave */
+		fprintf(stderr, "pamkit-bench: pk_shutdown timed out\n");
 	*rss_kib = status_kib("VmRSS:") - before;
 	*threads = status_kib("Threads:");
 	for (int i = 0; i < PENDING; i++)
@@ -288,9 +292,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rtt = calloc(n, sizeof(*rtt));
-	if (!rtt || loop_stepwise(n) < 0)
+	first = calloc(n, sizeof(*first));
+	if (!rtt || !first || loop_stepwise(n) < 0)
 		goto out;
 	qsort(rtt, nrtt, sizeof(*rtt), cmp_double);
+	qsort(first, nfirst, sizeof(*first), cmp_double);
 	long before, after;
 	if (pending_rss(&before, &after) < 0) {
 		fprintf(stderr, "pamkit-bench: pending logins failed\n");
@@ -319,6 +325,8 @@ int main(int argc, char **argv)
 	       best[2] - best[0]);
 	printf("  median stepwise round trip   %8.1f us  (p90 %.1f us)\n",
 	       rtt[nrtt / 2], rtt[nrtt * 9 / 10]);
+	printf("  median pk_begin to 1st batch %8.1f us  (worker hop + PAM up "
+	       "to the prompt)\n", first[nfirst / 2]);
 	printf("  two-thread floor (condvar)   %8.1f us  median ping-pong\n",
 	       floor);
 	printf("  round trip / floor           %8.3f   (target <= 1.5)\n",
@@ -332,6 +340,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	free(rtt);
+	free(first);
 	unlink(path);
 	rmdir(confdir);
 	pk_shutdown(5000);

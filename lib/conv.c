@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "spin.h"
 
 void msg_list_clear(struct msg_list *l)
 {
@@ -157,6 +158,14 @@ static void deadline_after(struct timespec *ts, unsigned int ms)
 	}
 }
 
+static bool answered_or_cancelled(const void *arg)
+{
+	const pk_txn *txn = arg;
+
+	return __atomic_load_n(&txn->replied, __ATOMIC_ACQUIRE) ||
+	       __atomic_load_n(&txn->cancel, __ATOMIC_ACQUIRE);
+}
+
 /*
  * A stepwise operation on its borrowed worker: publish the batch, wake the
  * caller and wait for pk_reply, the step timeout or a cancel.  Takes the
@@ -177,7 +186,7 @@ static int converse_stepwise(pk_txn *txn, struct pk_batch *b,
 	b->seq = ++txn->batch_seq;
 	txn->pending = b;
 	txn->replies = NULL;
-	txn->replied = false;
+	__atomic_store_n(&txn->replied, false, __ATOMIC_RELEASE);
 	txn->in_conv = true;
 	pk__set_state(txn, ST_CONV);
 
@@ -185,6 +194,13 @@ static int converse_stepwise(pk_txn *txn, struct pk_batch *b,
 	unsigned int timeout = txn->step_timeout_ms;
 	if (timeout)
 		deadline_after(&deadline, timeout);
+	/* A thread that answers at once is cheaper to wait for on the CPU
+	   than to be woken by (spin.h); a remote user is not. */
+	if (!txn->fd_used) {
+		pthread_mutex_unlock(&txn->mu);
+		pk__spin_until(answered_or_cancelled, txn);
+		pthread_mutex_lock(&txn->mu);
+	}
 	while (!txn->replied && !txn->cancel) {
 		if (!timeout) {
 			pthread_cond_wait(&txn->wcond, &txn->mu);
@@ -206,7 +222,7 @@ static int converse_stepwise(pk_txn *txn, struct pk_batch *b,
 	pk_batch_unref(txn->pending);
 	txn->pending = NULL;
 	txn->replies = NULL;
-	txn->replied = false;
+	__atomic_store_n(&txn->replied, false, __ATOMIC_RELEASE);
 	txn->in_conv = false;
 	if (txn->state == ST_CONV)	/* timed out: withdraw it */
 		pk__set_state(txn, ST_RUNNING);

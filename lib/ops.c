@@ -63,7 +63,7 @@ void pk__op_reset(pk_txn *txn, enum pk_op op, int flags)
 {
 	txn->op = op;
 	txn->flags = flags;
-	txn->cancel = false;
+	__atomic_store_n(&txn->cancel, false, __ATOMIC_RELEASE);
 	txn->interrupted = 0;
 	txn->result = PAM_SUCCESS;
 	txn->delay_usec = 0;

@@ -12,8 +12,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
+#include "spin.h"
 
 static struct {
 	pthread_mutex_t mu;
@@ -21,10 +23,13 @@ static struct {
 	pthread_cond_t changed;		/* busy or thread count went down */
 	pk_txn *head, *tail;		/* FIFO of queued operations */
 	unsigned int n_queued;
-	unsigned int n_idle;		/* threads waiting on work */
+	unsigned int n_idle;		/* threads waiting for work ... */
+	unsigned int n_spinning;	/* ... of which spinning (spin.h) */
+	unsigned int hint;		/* bumped by pk__pool_prewake */
 	unsigned int n_busy;
 	unsigned int n_threads;
 	unsigned int max_workers, max_idle, max_queue;
+	long spin_ns;			/* atomic: read without the lock */
 	bool stopping;
 } pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -33,6 +38,7 @@ static struct {
 	.max_workers = 256,
 	.max_idle = 16,
 	.max_queue = 65536,
+	.spin_ns = 50000,
 };
 
 static void fifo_remove(pk_txn *txn)
@@ -40,7 +46,7 @@ static void fifo_remove(pk_txn *txn)
 	if (txn->q_prev)
 		txn->q_prev->q_next = txn->q_next;
 	else
-		pool.head = txn->q_next;
+		__atomic_store_n(&pool.head, txn->q_next, __ATOMIC_RELEASE);
 	if (txn->q_next)
 		txn->q_next->q_prev = txn->q_prev;
 	else
@@ -50,14 +56,51 @@ static void fifo_remove(pk_txn *txn)
 	pool.n_queued--;
 }
 
+static bool fifo_nonempty(const void *arg)
+{
+	(void)arg;
+	return __atomic_load_n(&pool.head, __ATOMIC_ACQUIRE) != NULL;
+}
+
+long pk__spin_ns(void)
+{
+	static int cpus;	/* 0: not asked yet; benign race, same value */
+	int n = __atomic_load_n(&cpus, __ATOMIC_RELAXED);
+
+	if (n == 0) {
+		long v = sysconf(_SC_NPROCESSORS_ONLN);
+		n = v > 0 ? (int)v : 1;
+		__atomic_store_n(&cpus, n, __ATOMIC_RELAXED);
+	}
+	if (n < 2)
+		return 0;	/* the other thread needs this very CPU */
+	return __atomic_load_n(&pool.spin_ns, __ATOMIC_RELAXED);
+}
+
 static void *worker_main(void *arg)
 {
 	(void)arg;
 	pthread_mutex_lock(&pool.mu);
 	for (;;) {
 		while (!pool.head && !pool.stopping) {
+			/* Back-to-back operations come in faster than a
+			   sleeping thread wakes: spin a little first, after
+			   every wake-up (spin.h). */
 			pool.n_idle++;
-			pthread_cond_wait(&pool.work, &pool.mu);
+			pool.n_spinning++;
+			for (unsigned int hint = pool.hint;;) {
+				pthread_mutex_unlock(&pool.mu);
+				pk__spin_until(fifo_nonempty, NULL);
+				pthread_mutex_lock(&pool.mu);
+				/* A transaction was created meanwhile: its
+				   pk_start is near, keep spinning once more. */
+				if (pool.head || pool.hint == hint)
+					break;
+				hint = pool.hint;
+			}
+			pool.n_spinning--;
+			if (!pool.head && !pool.stopping)
+				pthread_cond_wait(&pool.work, &pool.mu);
 			pool.n_idle--;
 		}
 		pk_txn *txn = pool.head;
@@ -121,14 +164,29 @@ int pk__pool_submit(pk_txn *txn)
 	if (pool.tail)
 		pool.tail->q_next = txn;
 	else
-		pool.head = txn;
+		__atomic_store_n(&pool.head, txn, __ATOMIC_RELEASE);
 	pool.tail = txn;
 	txn->queued = true;
 	pool.n_queued++;
-	pthread_cond_signal(&pool.work);
+	if (!pool.n_spinning)
+		pthread_cond_signal(&pool.work);
 out:
 	pthread_mutex_unlock(&pool.mu);
 	return rc;
+}
+
+/*
+ * A stepwise transaction is being created: its pk_start usually follows
+ * pam_start within tens of microseconds, about as long as a sleeping
+ * worker takes to wake.  Wake one now so it is spinning by then.
+ */
+void pk__pool_prewake(void)
+{
+	pthread_mutex_lock(&pool.mu);
+	pool.hint++;
+	if (!pool.n_spinning && pool.n_idle && !pool.head)
+		pthread_cond_signal(&pool.work);
+	pthread_mutex_unlock(&pool.mu);
 }
 
 bool pk__pool_withdraw(pk_txn *txn)
@@ -155,6 +213,11 @@ int pk_pool_configure(const struct pk_pool_config *cfg)
 		pool.max_idle = cfg->max_idle;
 	if (cfg->max_queue)
 		pool.max_queue = cfg->max_queue;
+	if (cfg->spin_us == PK_POOL_NO_SPIN)
+		__atomic_store_n(&pool.spin_ns, 0L, __ATOMIC_RELAXED);
+	else if (cfg->spin_us)
+		__atomic_store_n(&pool.spin_ns, (long)cfg->spin_us * 1000L,
+				 __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&pool.mu);
 	return 0;
 }
@@ -168,6 +231,7 @@ void pk_pool_get_stats(struct pk_pool_stats *st)
 	st->busy = pool.n_busy;
 	st->queued = pool.n_queued;
 	st->max_workers = pool.max_workers;
+	st->spin_us = (unsigned int)(pool.spin_ns / 1000);
 	pthread_mutex_unlock(&pool.mu);
 }
 

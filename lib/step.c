@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "spin.h"
 
 static void signal_fd(pk_txn *txn)
 {
@@ -44,7 +45,8 @@ void pk__drain(pk_txn *txn)
  */
 void pk__set_state(pk_txn *txn, enum txn_state st)
 {
-	txn->state = st;
+	/* Atomic: pk_wait's spin reads it without the lock. */
+	__atomic_store_n(&txn->state, st, __ATOMIC_RELEASE);
 	if (st == ST_CONV || st == ST_DONE)
 		signal_fd(txn);
 	else
@@ -158,6 +160,14 @@ int pk_result(pk_txn *txn)
 	return rc;
 }
 
+static bool op_moved_on(const void *arg)
+{
+	const pk_txn *txn = arg;
+	enum txn_state st = __atomic_load_n(&txn->state, __ATOMIC_ACQUIRE);
+
+	return st != ST_RUNNING && st != ST_QUEUED;
+}
+
 int pk_wait(pk_txn *txn, int timeout_ms)
 {
 	struct timespec deadline;
@@ -175,8 +185,15 @@ int pk_wait(pk_txn *txn, int timeout_ms)
 		}
 	}
 	pthread_mutex_lock(&txn->mu);
+	if ((rc = result_locked(txn)) == -EAGAIN && timeout_ms != 0) {
+		/* The worker is usually a module step away (spin.h). */
+		pthread_mutex_unlock(&txn->mu);
+		pk__spin_until(op_moved_on, txn);
+		pthread_mutex_lock(&txn->mu);
+		rc = result_locked(txn);
+	}
 	/* The condition variable sees every state change: no fd, no poll. */
-	while ((rc = result_locked(txn)) == -EAGAIN) {
+	while (rc == -EAGAIN) {
 		if (timeout_ms < 0) {
 			pthread_cond_wait(&txn->cond, &txn->mu);
 		} else if (pthread_cond_timedwait(&txn->cond, &txn->mu,
@@ -186,6 +203,7 @@ int pk_wait(pk_txn *txn, int timeout_ms)
 				rc = -ETIMEDOUT;
 			break;
 		}
+		rc = result_locked(txn);
 	}
 	pthread_mutex_unlock(&txn->mu);
 	return rc;
@@ -240,7 +258,7 @@ int pk_reply(pk_txn *txn, uint64_t seq, const char *const *replies, size_t n)
 	}
 	pk__kept_free(txn);	/* the caller is done with older batches */
 	txn->replies = r;
-	txn->replied = true;
+	__atomic_store_n(&txn->replied, true, __ATOMIC_RELEASE);
 	pk__set_state(txn, ST_RUNNING);	/* answered: never reported again */
 	pthread_cond_signal(&txn->wcond);
 out:
@@ -283,7 +301,7 @@ static int cancel_locked(pk_txn *txn)
 {
 	switch (txn->state) {
 	case ST_QUEUED:
-		txn->cancel = true;
+		__atomic_store_n(&txn->cancel, true, __ATOMIC_RELEASE);
 		if (pk__pool_withdraw(txn)) {
 			/* It never ran and never will. */
 			txn->interrupted = -ECANCELED;
@@ -295,12 +313,12 @@ static int cancel_locked(pk_txn *txn)
 	case ST_CONV:
 		/* Like an answer, a cancel withdraws the batch at once:
 		   pk_result must not report it again before the worker wakes. */
-		txn->cancel = true;
+		__atomic_store_n(&txn->cancel, true, __ATOMIC_RELEASE);
 		pk__set_state(txn, ST_RUNNING);
 		pthread_cond_signal(&txn->wcond);
 		return 0;
 	case ST_RUNNING:
-		txn->cancel = true;
+		__atomic_store_n(&txn->cancel, true, __ATOMIC_RELEASE);
 		pthread_cond_signal(&txn->wcond);
 		return 0;
 	default:
@@ -325,7 +343,7 @@ int pk_cancel(pk_txn *txn)
 /* pk_txn_end's part: cancel whatever runs (txn->mu held). */
 void pk__cancel_for_end(pk_txn *txn)
 {
-	txn->cancel = true;
+	__atomic_store_n(&txn->cancel, true, __ATOMIC_RELEASE);
 	cancel_locked(txn);
 }
 

@@ -106,6 +106,7 @@ int pk_txn_create(const struct pk_options *opts, pk_txn **out)
 			rc = -errno;
 			goto fail;
 		}
+		pk__pool_prewake();
 	}
 	rc = pk__pam_start(txn, opts);
 	if (rc != PAM_SUCCESS)
@@ -161,7 +162,7 @@ void pk_txn_end(pk_txn *txn)
 		/* From inside our own conversation or fail-delay callback:
 		   the PAM call is still on this stack.  It unwinds first
 		   (the conversation fails); the runner tears down. */
-		txn->cancel = true;
+		__atomic_store_n(&txn->cancel, true, __ATOMIC_RELEASE);
 		txn->end_deferred = true;
 		pthread_mutex_unlock(&txn->mu);
 		return;
@@ -192,6 +193,7 @@ void pk_txn_end(pk_txn *txn)
 }
 
 enum pk_mode pk_txn_mode(const pk_txn *txn) { return txn->mode; }
+bool pk_txn_inherited(const pk_txn *txn) { return txn && pk__forked(txn); }
 void pk_txn_set_userdata(pk_txn *txn, void *u) { txn->userdata = u; }
 void *pk_txn_userdata(const pk_txn *txn) { return txn->userdata; }
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Build pamkit and run every test: the normal build in build/, then the
-# same suite built with ASan+UBSan in build-asan/.  Prints one closing line
-# "tests: N passed, N failed" over both runs.
+# same suite built with ASan+UBSan in build-asan/, then libpamkit's C tests
+# under ThreadSanitizer in build-tsan/.  Prints one closing line
+# "tests: N passed, N failed" over all three runs.
 set -eu
 cd "$(dirname "$0")/.."
 export PAMKIT_PYTHON=/usr/bin/python3
@@ -21,10 +22,17 @@ run_suite build
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
 
+# ThreadSanitizer: libpamkit's C tests (the engine's threads) only.
+[ -f build-tsan/build.ninja ] || meson setup build-tsan -Db_sanitize=thread -Db_lundef=false
+ninja -C build-tsan -j2 tests/c/test-pamkit tests/c/test-threads \
+	tests/modules/pam_pktest.so
+meson test -C build-tsan --no-rebuild --suite libpamkit --num-processes 1 \
+	--print-errorlogs || true
+
 /usr/bin/python3 - <<'PY'
 import json, sys
 passed = failed = skipped = 0
-for d in ("build", "build-asan"):
+for d in ("build", "build-asan", "build-tsan"):
     with open(f"{d}/meson-logs/testlog.json") as f:
         for line in f:
             r = json.loads(line)["result"]

@@ -332,7 +332,7 @@ static void show_message(struct cli *c, const struct pk_message *m)
 	FILE *out = (m->style == PAM_TEXT_INFO && !c->json) ? stdout : stderr;
 
 	if (c->report && c->cur &&
-	    json_report_message(c->report, c->cur->name, m) < 0)
+	    json_report_message(c->report, c->cur->spec, m) < 0)
 		fprintf(stderr, "%s: out of memory\n", c->prog);
 	fprintf(out, "%s\n", m->msg);
 	fflush(out);
@@ -366,7 +366,7 @@ static int read_answer(struct cli *c, const struct pk_message *m,
 		c->timed_out = true;
 		fprintf(stderr, "\n%s: %s: timed out waiting for an answer "
 			"(--timeout %.3g s)\n", c->prog,
-			c->cur ? c->cur->name : "conversation",
+			c->cur ? c->cur->spec : "conversation",
 			c->timeout_ms / 1000.0);
 		return -ETIMEDOUT;
 	case INPUT_EOF:
@@ -605,13 +605,13 @@ static int run(struct cli *c)
 
 		rc = run_op(c, op);
 		if (c->report &&
-		    json_report_op(c->report, op->name, rc, c->timed_out) < 0) {
+		    json_report_op(c->report, op->spec, rc, c->timed_out) < 0) {
 			fprintf(stderr, "%s: out of memory\n", c->prog);
 			goto out;
 		}
 		if (rc != PAM_SUCCESS) {
 			if (rc != RC_REPORTED)
-				report_failure(c, op->name, rc);
+				report_failure(c, op->spec, rc);
 			goto out;
 		}
 		if (c->json) {
@@ -619,7 +619,7 @@ static int run(struct cli *c)
 		} else if (c->pamtester && pamtester_done(op->op)) {
 			printf("%s: %s\n", c->prog, pamtester_done(op->op));
 		} else if (!c->pamtester) {
-			printf("%s: %s: %s\n", c->prog, op->name,
+			printf("%s: %s: %s\n", c->prog, op->spec,
 			       pk_code_name(rc));
 		}
 		if (op->kind == OPK_PAM && op->op == PK_OP_GET_USER)

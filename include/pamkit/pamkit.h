@@ -169,6 +169,9 @@ int pk_txn_create(const struct pk_options *opts, pk_txn **out);
 void pk_txn_end(pk_txn *txn);
 
 enum pk_mode pk_txn_mode(const pk_txn *txn);
+/* True in a child after fork(): the transaction is the parent's (every
+   call but pk_txn_end is -ECHILD).  A front's own teardown skips it. */
+bool pk_txn_inherited(const pk_txn *txn);
 /* The raw handle for calls the library does not wrap.  Do not pam_end it. */
 pam_handle_t *pk_txn_handle(pk_txn *txn);
 /* PAM code of the last operation that finished (PAM_SUCCESS initially). */
@@ -342,7 +345,13 @@ struct pk_pool_config {
 	unsigned int max_queue;		/* queued operations at most, then
 					   pk_start says -ENOBUFS (default
 					   65536) */
+	/* How long a thread waiting for another thread's quick answer spins
+	   before it sleeps (default 50 us; PK_POOL_NO_SPIN: never).  Only on
+	   machines with several CPUs, and not in a conversation whose
+	   transaction's pk_fd is in use (a remote answer is never quick). */
+	unsigned int spin_us;
 };
+#define PK_POOL_NO_SPIN 0xffffffffu
 /* Change the limits (0 in a field: keep it).  Applies to the next borrow. */
 int pk_pool_configure(const struct pk_pool_config *cfg);
 struct pk_pool_stats {
@@ -350,6 +359,7 @@ struct pk_pool_stats {
 	unsigned int busy;		/* running an operation */
 	unsigned int queued;		/* operations waiting for a worker */
 	unsigned int max_workers;
+	unsigned int spin_us;
 };
 void pk_pool_get_stats(struct pk_pool_stats *st);
 

@@ -22,12 +22,20 @@ void pypk_frame_pop(struct pypk_frame *f)
 	cur_frame = f->prev;
 }
 
-int pypk_frame_inside(const void *owner)
+/* The frame of this thread's blocking call on owner, or NULL. */
+static struct pypk_frame *frame_of(const void *owner)
 {
 	for (struct pypk_frame *f = cur_frame; f; f = f->prev)
 		if (f->owner == owner)
-			return 1;
-	return 0;
+			return f;
+	return NULL;
+}
+
+PyObject *pypk_frame_batch(const void *owner)
+{
+	struct pypk_frame *f = frame_of(owner);
+
+	return f ? f->batch : NULL;
 }
 
 PyObject *pypk_messages_list(pypk_state *st, const struct pk_message *m,
@@ -184,12 +192,14 @@ int pypk_conv_cb(pk_txn *txn, const struct pk_message *msgs, size_t n,
 	list = pypk_messages_list(st, msgs, n, self->conv_owner != NULL);
 	if (!list || (self->history && PyList_Append(self->history, list) < 0))
 		goto out_conv;
+	f->batch = list;	/* .messages inside the callback shows it */
 	if (self->conv_owner)
 		res = PyObject_CallFunctionObjArgs(conv, self->conv_owner, list,
 			self->conv_private ? self->conv_private : Py_None,
 			NULL);
 	else
 		res = PyObject_CallOneArg(conv, list);
+	f->batch = NULL;
 	if (!res)
 		goto out_conv;
 	if (pypk_replies_from_seq(res, n, &r, &rn) < 0)
@@ -202,6 +212,7 @@ int pypk_conv_cb(pk_txn *txn, const struct pk_message *msgs, size_t n,
 	}
 	rc = 0;
 out_conv:
+	f->batch = NULL;
 	Py_DECREF(conv);
 out:
 	pypk_replies_free(r, rn);

@@ -49,8 +49,9 @@ typedef struct {
 	int busy;			/* calls running without the GIL on
 					   self->txn (GIL-guarded) */
 	int end_pending;		/* end() came while busy */
-	uint64_t seen_seq;		/* seq of the batch Python last read;
-					   replies go to it or fail (ESTALE) */
+	uint64_t expect_seq;		/* seq of the batch begin/answer/poll
+					   last reported; replies go to it or
+					   fail (ESTALE); 0: the pending one */
 	pthread_mutex_t delay_lock;
 	int delay_pending;
 	int delay_retval;
@@ -95,9 +96,11 @@ struct pypk_frame {
 	PyObject *exc;			/* first exception from the callback */
 	struct pypk_frame *prev;
 	const void *owner;		/* the pypk_txn of the blocking call */
+	PyObject *batch;		/* borrowed: the list the callback is
+					   handling, while it runs */
 };
-/* Whether this thread is inside a blocking call on owner (its callback). */
-int pypk_frame_inside(const void *owner);
+/* The batch this thread's callback on owner handles now (borrowed), or NULL. */
+PyObject *pypk_frame_batch(const void *owner);
 void pypk_frame_push(struct pypk_frame *f);
 void pypk_frame_pop(struct pypk_frame *f);
 

@@ -38,6 +38,10 @@ PyObject *pypk_txn_batch(pypk_txn *self, int transcript, int as_tuple)
 	PyObject *res;
 	size_t n = 0;
 
+	/* Inside our own callback: the batch it is handling. */
+	PyObject *cb = transcript ? NULL : pypk_frame_batch(self);
+	if (cb)
+		return as_tuple ? PySequence_Tuple(cb) : PySequence_List(cb);
 	if (!self->txn || (!transcript && !self->stepwise))
 		return as_tuple ? PyTuple_New(0) : PyList_New(0);
 	pypk_busy_enter(self);
@@ -47,8 +51,6 @@ PyObject *pypk_txn_batch(pypk_txn *self, int transcript, int as_tuple)
 	pypk_busy_leave(self);
 	if (!b && transcript)
 		return PyErr_NoMemory();
-	if (b && !transcript)
-		self->seen_seq = pk_batch_seq(b);
 	const struct pk_message *m = pk_batch_messages(b, &n);
 	res = pypk_messages_list(pypk_state_of_module(self->module), m, n,
 				 as_tuple);
@@ -200,7 +202,7 @@ PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 	self->end_pending = 0;
 	self->delay_pending = 0;
 	self->weakreflist = NULL;
-	self->seen_seq = 0;
+	self->expect_seq = 0;
 	pthread_mutex_init(&self->delay_lock, NULL);
 	PyObject_GC_Track(self);
 
@@ -484,8 +486,20 @@ static int need_stepwise(pypk_txn *self)
 	return 0;
 }
 
+/* A batch was just reported to this caller: its answer must go to it. */
+static void expect_pending(pypk_txn *self)
+{
+	pk_batch *b;
+
+	PK_TXN_NOGIL(self, b = pk_batch_get(self->txn));
+	self->expect_seq = pk_batch_seq(b);
+	pk_batch_unref(b);
+}
+
 static PyObject *after_wait(pypk_txn *self, int rc, const char *what)
 {
+	if (rc == PAM_CONV_AGAIN)
+		expect_pending(self);
 	if (rc >= 0 && rc != PAM_CONV_AGAIN) {
 		self->started = 0;
 		if (pypk_txn_finish_delay(self) < 0)
@@ -553,7 +567,8 @@ static PyObject *txn_poll(pypk_txn *self, PyObject *unused)
 	return after_wait(self, rc, "poll");
 }
 
-/* Replies for the batch Python last saw (seen_seq); the seq to send. */
+/* Replies for the batch begin/answer/poll reported (expect_seq), or the
+   pending one; *seq is the batch they answer. */
 static int get_replies(pypk_txn *self, PyObject *replies, char ***r,
 		       size_t *n, uint64_t *seq)
 {
@@ -563,21 +578,26 @@ static int get_replies(pypk_txn *self, PyObject *replies, char ***r,
 
 	PK_TXN_NOGIL(self, b = pk_batch_get(self->txn));
 	if (!b) {
-		PyErr_SetString(PyExc_RuntimeError,
-				"no conversation is waiting for answers");
+		/* In a child after fork, say so: the parent's login is not
+		   ours to answer. */
+		if (pk_txn_last_status(self->txn) == -ECHILD)
+			pypk_raise_neg(-ECHILD, "reply");
+		else
+			PyErr_SetString(PyExc_RuntimeError,
+					"no conversation is waiting for answers");
 		return -1;
 	}
 	*seq = pk_batch_seq(b);
 	pk_batch_messages(b, &want);
 	pk_batch_unref(b);
-	if (self->seen_seq && self->seen_seq != *seq) {
+	if (self->expect_seq && self->expect_seq != *seq) {
 		/* The batch Python read timed out; this is another one. */
 		pypk_raise_neg(-ESTALE, "reply");
 		return -1;
 	}
 	rc = pypk_replies_from_seq(replies, want, r, n);
 	if (rc == 0)
-		self->seen_seq = 0;
+		self->expect_seq = 0;
 	return rc;
 }
 
@@ -662,6 +682,8 @@ int pypk_txn_step(pypk_txn *self, int op, int flags, PyObject *replies,
 		return -1;
 	}
 	self->started = rc == PAM_CONV_AGAIN;
+	if (rc == PAM_CONV_AGAIN)
+		expect_pending(self);
 	if (rc != PAM_CONV_AGAIN && pypk_txn_finish_delay(self) < 0)
 		return -1;
 	return rc;
@@ -879,6 +901,12 @@ static PyObject *txn_ended(pypk_txn *self, void *c)
 	return PyBool_FromLong(self->txn == NULL);
 }
 
+static PyObject *txn_inherited(pypk_txn *self, void *c)
+{
+	(void)c;
+	return PyBool_FromLong(self->txn && pk_txn_inherited(self->txn));
+}
+
 static PyObject *txn_is_stepwise(pypk_txn *self, void *c)
 {
 	(void)c;
@@ -898,6 +926,9 @@ static PyGetSetDef txn_getset[] = {
 	  "exception raised by the last conversation callback", NULL },
 	{ "ended", (getter)txn_ended, NULL, "end() was called", NULL },
 	{ "stepwise", (getter)txn_is_stepwise, NULL, "stepwise mode", NULL },
+	{ "inherited", (getter)txn_inherited, NULL,
+	  "True in a child after fork(): the parent's transaction, which "
+	  "this process must not touch (end() only frees memory)", NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

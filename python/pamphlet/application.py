@@ -181,10 +181,12 @@ class PamApplication(object):
         if self._t is None:
             return
         try:
-            if self.has_credentials:
-                self.delete_credentials()
-            if self.has_session:
-                self.close_session()
+            # after fork() the session is the parent's: never close it here
+            if not self._t.inherited:
+                if self.has_credentials:
+                    self.delete_credentials()
+                if self.has_session:
+                    self.close_session()
         finally:
             t, self._t = self._t, None
             self.environ._t = None

@@ -177,11 +177,11 @@ def test_timeout_without_answer(pamkit, matrix_svc):
 
 
 def test_usage_errors(pamkit):
-    for args in ([], ["authenticate"], ["-s", "svc"], ["-s", "svc", "fly"],
+    for args in ([], ["-s", "svc"], ["-s", "svc", "fly"],
                  ["-s", "svc", "setcred=bogus", ], ["--bogus", "-s", "x", "env"],
                  ["-s", "svc", "--timeout", "-1", "env"],
                  ["-s", "svc", "--timeout", "abc", "env"],
-                 ["-s", "svc", "--env", "NOEQUALS", "env"],
+                 ["-s", "svc", "--env", "=x", "env"],
                  ["-s"]):
         r = run([pamkit, *args])
         assert r.returncode == 2, (args, r.stderr)

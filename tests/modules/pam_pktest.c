@@ -6,6 +6,8 @@
  * malformed argument is logged and makes the call fail with PAM_SERVICE_ERR.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,7 @@ enum step_kind {
 	S_PROMPT_OFF, S_PROMPT_ON, S_INFO, S_ERROR, S_FLUSH, S_RC, S_FAIL_RC,
 	S_DELAY_MS, S_SET_AUTHTOK, S_AUTHTOK, S_GET_USER, S_USER, S_SET_ITEM,
 	S_CHECK_ITEM, S_SET_ENV, S_UNSET_ENV, S_CHECK_ENV, S_FAIL_DELAY,
-	S_PHASE, S_PRELIM_RC, S_SETCRED,
+	S_PHASE, S_PRELIM_RC, S_SETCRED, S_LOG,
 };
 
 enum phase { PH_PRELIM = 1, PH_UPDATE = 2, PH_BOTH = 3 };
@@ -44,7 +46,7 @@ static const struct step_name step_names[] = {
 	{ "set_env=", S_SET_ENV }, { "unset_env=", S_UNSET_ENV },
 	{ "check_env=", S_CHECK_ENV }, { "fail_delay=", S_FAIL_DELAY },
 	{ "phase=", S_PHASE }, { "prelim_rc=", S_PRELIM_RC },
-	{ "setcred=", S_SETCRED },
+	{ "setcred=", S_SETCRED }, { "log=", S_LOG },
 };
 
 struct item_name {
@@ -366,10 +368,60 @@ static int is_message(enum step_kind k)
 	return k == S_PROMPT_OFF || k == S_PROMPT_ON || k == S_INFO || k == S_ERROR;
 }
 
+/* log=PATH: append "OP pid=P tid=T" for each call, and "END pid=P tid=T
+   silent=0|1" when pam_end frees the module data (silent: PAM_DATA_SILENT,
+   as a forked child's pam_end passes it). */
+static void log_line(const char *path, const char *what, int extra)
+{
+	char line[128];
+	int fd, n;
+
+	if (extra >= 0)
+		n = snprintf(line, sizeof(line), "%s pid=%ld tid=%ld silent=%d\n",
+			     what, (long)getpid(), (long)gettid(), extra);
+	else
+		n = snprintf(line, sizeof(line), "%s pid=%ld tid=%ld\n", what,
+			     (long)getpid(), (long)gettid());
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (n > 0 && write(fd, line, (size_t)n) < 0) {
+		/* a test reads the file; nothing to do here */
+	}
+	close(fd);
+}
+
+static void log_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	if (!(error_status & PAM_DATA_REPLACE))
+		log_line(data, "END", (error_status & PAM_DATA_SILENT) != 0);
+	free(data);
+}
+
+static void trace(pam_handle_t *pamh, int argc, const char **argv,
+		  const char *what)
+{
+	const void *have = NULL;
+
+	for (int i = 0; argv && i < argc; i++) {
+		if (!argv[i] || strncmp(argv[i], "log=", 4) != 0)
+			continue;
+		log_line(argv[i] + 4, what, -1);
+		if (pam_get_data(pamh, "pktest_log", &have) != PAM_SUCCESS) {
+			char *copy = strdup(argv[i] + 4);
+			if (copy && pam_set_data(pamh, "pktest_log", copy,
+						 log_cleanup) != PAM_SUCCESS)
+				free(copy);
+		}
+		return;
+	}
+}
+
 static int is_setting(enum step_kind k)
 {
 	return k == S_RC || k == S_FAIL_RC || k == S_PHASE ||
-		k == S_PRELIM_RC || k == S_SETCRED;
+		k == S_PRELIM_RC || k == S_SETCRED || k == S_LOG;
 }
 
 static int put_env(pam_handle_t *pamh, const char *key, const char *val)
@@ -491,6 +543,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags,
 {
 	int rc = record(pamh, flags, "AUTH", "PKTEST_AUTH", "1");
 
+	trace(pamh, argc, argv, "AUTH");
 	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, 0);
 }
 
@@ -507,6 +560,7 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags,
 	else if (flags & PAM_REFRESH_CRED)
 		what = "refresh";
 	rc = record(pamh, flags, "SETCRED", "PKTEST_SETCRED", what);
+	trace(pamh, argc, argv, "SETCRED");
 	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, PASS_SETCRED);
 }
 
@@ -515,6 +569,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags,
 {
 	int rc = record(pamh, flags, "ACCT", "PKTEST_ACCT", "1");
 
+	trace(pamh, argc, argv, "ACCT");
 	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, 0);
 }
 
@@ -523,6 +578,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags,
 {
 	int rc = record(pamh, flags, "OPEN_SESSION", "PKTEST_SESSION", "open");
 
+	trace(pamh, argc, argv, "OPEN_SESSION");
 	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, 0);
 }
 
@@ -531,6 +587,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags,
 {
 	int rc = record(pamh, flags, "CLOSE_SESSION", "PKTEST_SESSION", "closed");
 
+	trace(pamh, argc, argv, "CLOSE_SESSION");
 	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, 0);
 }
 
@@ -541,5 +598,6 @@ PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags,
 	int rc = record(pamh, flags, "CHAUTHTOK", "PKTEST_CHAUTHTOK",
 			pass == PH_PRELIM ? "prelim" : "update");
 
+	trace(pamh, argc, argv, "CHAUTHTOK");
 	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, pass);
 }

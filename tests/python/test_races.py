@@ -117,9 +117,10 @@ def test_end_while_other_threads_call(confdir, chatty):
 
 
 def test_blocking_call_owns_its_batch(confdir, chatty):
-    """While a blocking call's callback handles a batch, another thread
-    neither sees it in .messages nor answers it (the call frees it when its
-    callback returns); inside the callback .messages shows it."""
+    """While a blocking call's callback handles a batch on the caller's
+    thread, another thread neither sees it in .messages nor answers it (it
+    is no stepwise batch: nothing waits for a reply); inside the callback
+    .messages shows it."""
     inside, release, seen = threading.Event(), threading.Event(), []
 
     def conv(msgs):
@@ -137,7 +138,7 @@ def test_blocking_call_owns_its_batch(confdir, chatty):
     try:
         assert inside.wait(10)
         assert t.messages == []
-        with pytest.raises(RuntimeError, match='in progress'):
+        with pytest.raises(RuntimeError, match='no conversation is waiting'):
             t.reply([None, None, 'pw'])
     finally:
         release.set()

@@ -392,7 +392,8 @@ class handle(object):
         if t is None:
             return
         try:
-            if self._open_session:
+            # after fork() the session is the parent's: never close it here
+            if self._open_session and not t.inherited:
                 self._open_session = False
                 t.call('close_session', _C['PAM_SILENT'])
         finally:
