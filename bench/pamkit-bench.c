@@ -12,6 +12,7 @@
  * usage: pamkit-bench [ITERATIONS]     (default 5000; best of 5 rounds)
  */
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,26 +240,39 @@ static int pending_rss(long *before, long *after)
 }
 
 /* 1,000 logged-in transactions (authenticate + open_session), idle. */
-static int idle_sessions(long *rss_kib, long *threads)
+static int idle_sessions(long *rss_kib, long *threads, unsigned int *busy)
 {
 	static pk_txn *txns[PENDING];
 	struct pk_options o = { .service = service, .user = "alice",
 				.confdir = confdir, .conv = pk_conv,
 				.mode = PK_MODE_STEPWISE };
-	long before = status_kib("VmRSS:");
+	/* heap bytes in use: RSS keeps the pages the pending test freed */
+	size_t before = mallinfo2().uordblks;
 	int rc = 0;
 
+	/* authenticate stepwise (a worker is borrowed and given back), then
+	   open the session blocking, on this thread */
+	const char *answer[] = { "x" };
 	for (int i = 0; i < PENDING; i++) {
+		uint64_t seq = 0;
 		if (pk_txn_create(&o, &txns[i]) ||
-		    pk_authenticate(txns[i], 0) != PAM_SUCCESS ||
+		    pk_begin(txns[i], PK_OP_AUTHENTICATE, 0) != PAM_CONV_AGAIN ||
+		    !pk_messages(txns[i], NULL, &seq) ||
+		    pk_answer(txns[i], seq, answer, 1) != PAM_SUCCESS ||
 		    pk_open_session(txns[i], 0) != PAM_SUCCESS) {
 			rc = -1;
 			break;
 		}
 	}
-	if (pk_shutdown(5000) != 0)	/* idle workers leave */
+	struct pk_pool_stats ps;
+	pk_pool_get_stats(&ps);
+	*busy = ps.busy;		/* workers held by the 1,000: none */
+	/* The pool's idle threads leave too: only the main thread stays. */
+	if (pk_shutdown(5000) != 0)
 		fprintf(stderr, "pamkit-bench: pk_shutdown timed out\n");
-	*rss_kib = status_kib("VmRSS:") - before;
+	for (int i = 0; i < 100 && status_kib("Threads:") > 1; i++)
+		usleep(10000);		/* detached threads finish exiting */
+	*rss_kib = (long)((mallinfo2().uordblks - before) / 1024);
 	*threads = status_kib("Threads:");
 	for (int i = 0; i < PENDING; i++)
 		pk_txn_end(txns[i]);
@@ -304,7 +318,8 @@ int main(int argc, char **argv)
 	}
 
 	long idle_kib, idle_threads;
-	if (idle_sessions(&idle_kib, &idle_threads) < 0) {
+	unsigned int idle_busy;
+	if (idle_sessions(&idle_kib, &idle_threads, &idle_busy) < 0) {
 		fprintf(stderr, "pamkit-bench: idle sessions failed\n");
 		goto out;
 	}
@@ -334,9 +349,9 @@ int main(int argc, char **argv)
 	printf("  RSS with %d pending          %8.1f MiB  (process total %.1f "
 	       "MiB, target < 300)\n", PENDING, (after - before) / 1024.0,
 	       after / 1024.0);
-	printf("  %d idle logged-in txns      %8.1f KiB each, %ld threads in "
-	       "the process (1 = main only)\n", PENDING,
-	       (double)idle_kib / PENDING, idle_threads);
+	printf("  %d idle logged-in txns      %8.1f KiB heap each, %u workers held, "
+	       "%ld threads in the process (1 = main only)\n", PENDING,
+	       (double)idle_kib / PENDING, idle_busy, idle_threads);
 	rc = 0;
 out:
 	free(rtt);

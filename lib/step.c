@@ -128,10 +128,10 @@ int pk_start(pk_txn *txn, enum pk_op op, int flags)
 	return rc;
 }
 
-/* With txn->mu held. */
+/* With txn->mu held.  Reporting a batch consumes the fd's news; reporting
+   the final code drains it through the state change. */
 static int result_locked(pk_txn *txn)
 {
-	pk__drain(txn);
 	switch (txn->state) {
 	case ST_IDLE:
 		return -EINVAL;
@@ -139,6 +139,7 @@ static int result_locked(pk_txn *txn)
 	case ST_RUNNING:
 		return -EAGAIN;
 	case ST_CONV:
+		pk__drain(txn);
 		return PAM_CONV_AGAIN;
 	case ST_DONE:
 	default:

@@ -282,8 +282,9 @@ int pk_answer(pk_txn *txn, uint64_t seq, const char *const *replies,
 int pk_fd(pk_txn *txn);
 /*
  * From any thread: the waiting (or next) conversation of the running
- * operation returns PAM_CONV_ERR, so the operation unwinds.  Returns 0, or
- * -EINVAL when no operation is running.
+ * operation returns PAM_CONV_ERR, so the operation unwinds; a queued one is
+ * withdrawn and never runs (its result is PAM_CONV_ERR at once).  Returns
+ * 0, or -EINVAL when no operation is running.
  */
 int pk_cancel(pk_txn *txn);
 /* Why the last operation's conversation was cut short: 0, -ETIMEDOUT (step

@@ -223,17 +223,3 @@ out:
 	f->tstate = PyEval_SaveThread();
 	return rc;
 }
-
-/* Runs inside PAM (maybe on the worker): only records; the Python callback
-   is called by the thread that collects the result. */
-void pypk_fail_delay_cb(pk_txn *txn, int retval, unsigned int usec, void *data)
-{
-	pypk_txn *self = data;
-
-	(void)txn;
-	pthread_mutex_lock(&self->delay_lock);
-	self->delay_pending = 1;
-	self->delay_retval = retval;
-	self->delay_usec = usec;
-	pthread_mutex_unlock(&self->delay_lock);
-}

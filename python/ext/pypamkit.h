@@ -52,10 +52,6 @@ typedef struct {
 	uint64_t expect_seq;		/* seq of the batch begin/answer/poll
 					   last reported; replies go to it or
 					   fail (ESTALE); 0: the pending one */
-	pthread_mutex_t delay_lock;
-	int delay_pending;
-	int delay_retval;
-	unsigned int delay_usec;
 	PyObject *weakreflist;
 } pypk_txn;
 
@@ -80,7 +76,6 @@ PyObject *pypk_raise_neg(int err, const char *what);
 /* conv.c */
 int pypk_conv_cb(pk_txn *txn, const struct pk_message *msgs, size_t n,
 		 char **replies, void *data);
-void pypk_fail_delay_cb(pk_txn *txn, int retval, unsigned int usec, void *data);
 PyObject *pypk_messages_list(pypk_state *st, const struct pk_message *m,
 			     size_t n, int as_tuple);
 /* Replies list -> malloc'd array of malloc'd strings; wipe with
@@ -110,7 +105,7 @@ int pypk_op_from_str(PyObject *op);
 /* Blocking operation with GIL released and audit event.  Returns the PAM
    code (>= 0) or -1 with an exception set. */
 int pypk_txn_run(pypk_txn *self, int op, int flags);
-int pypk_txn_finish_delay(pypk_txn *self);
+int pypk_txn_finish_delay(pypk_txn *self, int rc);
 /* Around a GIL-free section using self->txn: end() from another thread
    waits for it (the handle must outlive every call under way). */
 void pypk_busy_enter(pypk_txn *self);

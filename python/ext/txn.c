@@ -117,22 +117,23 @@ int pypk_audit(pypk_txn *self, int op, int flags)
 	return rc;
 }
 
-/* Call the fail delay callback recorded during the last operation. */
-int pypk_txn_finish_delay(pypk_txn *self)
+/*
+ * With a Python fail_delay_callback the transaction is PK_DELAY_REPORT:
+ * libpamkit records the delay libpam computed instead of sleeping, and the
+ * callback gets it here, on the Python thread that collected the result of
+ * operation rc (never inside PAM, which may be a worker).
+ */
+int pypk_txn_finish_delay(pypk_txn *self, int rc)
 {
-	int pending, retval;
 	unsigned int usec;
 	PyObject *r;
 
-	pthread_mutex_lock(&self->delay_lock);
-	pending = self->delay_pending;
-	retval = self->delay_retval;
-	usec = self->delay_usec;
-	self->delay_pending = 0;
-	pthread_mutex_unlock(&self->delay_lock);
-	if (!pending || !self->fd_callback)
+	if (!self->fd_callback || !self->txn || rc == PAM_SUCCESS || rc < 0)
 		return 0;
-	r = PyObject_CallFunction(self->fd_callback, "iI", retval, usec);
+	usec = pk_txn_fail_delay_usec(self->txn);
+	if (!usec)
+		return 0;
+	r = PyObject_CallFunction(self->fd_callback, "iI", rc, usec);
 	if (!r)
 		return -1;
 	Py_DECREF(r);
@@ -161,7 +162,7 @@ int pypk_txn_run(pypk_txn *self, int op, int flags)
 	pypk_frame_pop(&fr);
 	pypk_busy_leave(self);
 	store_conv_error(self, fr.exc);
-	if (pypk_txn_finish_delay(self) < 0)
+	if (pypk_txn_finish_delay(self, rc) < 0)
 		return -1;
 	if (rc < 0) {
 		pypk_raise_neg(rc, pk_op_name((enum pk_op)op));
@@ -200,20 +201,15 @@ PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 	self->started = 0;
 	self->busy = 0;
 	self->end_pending = 0;
-	self->delay_pending = 0;
 	self->weakreflist = NULL;
 	self->expect_seq = 0;
-	pthread_mutex_init(&self->delay_lock, NULL);
 	PyObject_GC_Track(self);
 
 	opts.conv = pypk_conv_cb;
 	opts.conv_data = self;
-	/* Only a Python fail-delay callback takes the delay over; otherwise
-	   libpam sleeps, with the GIL released (or on the stepwise worker). */
-	if (opts.fail_delay_cb) {
-		opts.fail_delay_cb = pypk_fail_delay_cb;
-		opts.fail_delay_data = self;
-	}
+	/* Only a Python fail-delay callback takes the delay over (see
+	   pypk_txn_finish_delay); otherwise libpam sleeps, with the GIL
+	   released (or on the stepwise worker). */
 	Py_BEGIN_ALLOW_THREADS
 	rc = pk_txn_create(&opts, &self->txn);
 	Py_END_ALLOW_THREADS
@@ -363,7 +359,7 @@ static PyObject *txn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	}
 	o.mode = stepwise ? PK_MODE_STEPWISE : PK_MODE_DIRECT;
 	if (fd_cb)
-		o.fail_delay_cb = pypk_fail_delay_cb;
+		o.delay_mode = PK_DELAY_REPORT;
 	module = PyType_GetModuleByDef(type, &pypk_module);
 	if (!module)
 		return NULL;
@@ -423,7 +419,6 @@ static void txn_dealloc(pypk_txn *self)
 	txn_end_raw(self);
 	txn_clear(self);
 	Py_CLEAR(self->module);
-	pthread_mutex_destroy(&self->delay_lock);
 	tp->tp_free(self);
 	Py_DECREF(tp);
 }
@@ -502,7 +497,7 @@ static PyObject *after_wait(pypk_txn *self, int rc, const char *what)
 		expect_pending(self);
 	if (rc >= 0 && rc != PAM_CONV_AGAIN) {
 		self->started = 0;
-		if (pypk_txn_finish_delay(self) < 0)
+		if (pypk_txn_finish_delay(self, rc) < 0)
 			return NULL;
 	}
 	return code_or_raise(self, rc, what);
@@ -684,7 +679,7 @@ int pypk_txn_step(pypk_txn *self, int op, int flags, PyObject *replies,
 	self->started = rc == PAM_CONV_AGAIN;
 	if (rc == PAM_CONV_AGAIN)
 		expect_pending(self);
-	if (rc != PAM_CONV_AGAIN && pypk_txn_finish_delay(self) < 0)
+	if (rc != PAM_CONV_AGAIN && pypk_txn_finish_delay(self, rc) < 0)
 		return -1;
 	return rc;
 }

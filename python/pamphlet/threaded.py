@@ -1,8 +1,8 @@
 """ThreadedPamApplication on the stepwise core.
 
-The core runs each PAM call on its own pinned worker thread
-(Transaction(stepwise=True)); begin()/answer() hand each batch of messages
-across. No Python thread and no queue are involved: authenticate() and
+authenticate and chauthtok run on a worker libpamkit lends for that one
+operation (Transaction(stepwise=True)); begin()/answer() hand each batch of
+messages across. No Python thread and no queue are involved: authenticate() and
 change_authtoken() return a PamStep, a thread-like handle whose join() waits
 until the operation has its final code.
 """

@@ -118,6 +118,16 @@ static int answer_wrong(pk_txn *txn, const struct pk_message *m, size_t n,
 	return 0;
 }
 
+static int answer_secret_of(pk_txn *txn, const struct pk_message *m,
+			    size_t n, char **replies, void *data)
+{
+	(void)txn;
+	for (size_t i = 0; i < n; i++)
+		if (pk_message_is_prompt(&m[i]) && !(replies[i] = strdup(data)))
+			return -1;
+	return 0;
+}
+
 static pk_txn *open_txn(const char *service, enum pk_mode mode,
 			pk_conv_fn conv, void *data)
 {
@@ -568,8 +578,49 @@ static void test_batch_refs(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* As root: a throwaway user through Debian's own login stack (session
+   required pam_loginuid.so), blocking calls on this (the main) thread. */
+static int sh(const char *cmd)
+{
+	int rc = system(cmd);
+
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void test_debian_login_stack(void **state)
+{
+	(void)state;
+	if (geteuid() != 0 || access("/etc/pam.d/login", R_OK) != 0)
+		skip();
+	sh("userdel -f pamkit_lg >/dev/null 2>&1");
+	assert_int_equal(sh("useradd -M -s /bin/sh pamkit_lg"), 0);
+	assert_int_equal(sh("echo 'pamkit_lg:Login-Pa55' | chpasswd"), 0);
+
+	static const char *pw = "Login-Pa55";
+	struct pk_options o = {
+		.service = "login", .user = "pamkit_lg", .mode = PK_MODE_DIRECT,
+		.conv = answer_secret_of, .conv_data = (void *)pw,
+		.tty = "pts/99",
+	};
+	pk_txn *txn = NULL;
+	int rc[4] = { -1, -1, -1, -1 };
+
+	if (pk_txn_create(&o, &txn) == PAM_SUCCESS) {
+		rc[0] = pk_authenticate(txn, 0);
+		rc[1] = pk_acct_mgmt(txn, 0);
+		rc[2] = pk_open_session(txn, 0);	/* pam_loginuid */
+		rc[3] = pk_close_session(txn, 0);
+		pk_txn_end(txn);
+	}
+	sh("userdel -f pamkit_lg >/dev/null 2>&1");
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(rc[i], PAM_SUCCESS);
+}
+
 int main(void)
 {
+	/* useradd and friends must not inherit a sanitizer's preload. */
+	unsetenv("LD_PRELOAD");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_where_pam_runs,
 			arm_watchdog, disarm_watchdog),
@@ -586,6 +637,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fail_delay_never_dropped,
 			arm_watchdog, disarm_watchdog),
 		cmocka_unit_test_setup_teardown(test_pool_cap_64_threads,
+			arm_watchdog, disarm_watchdog),
+		cmocka_unit_test_setup_teardown(test_debian_login_stack,
 			arm_watchdog, disarm_watchdog),
 	};
 

@@ -231,8 +231,14 @@ SEQUENCES = [
 def _both(service, user, ops, answer):
     out = []
     for prog in (PAMTESTER, os.environ.get("PAMKIT_BIN")):
+        env = dict(os.environ)
+        # a sanitized pamkit needs libcrypt loaded first for pam_unix
+        preload = os.environ.get("PAMKIT_CLI_PRELOAD")
+        if preload and prog != PAMTESTER:
+            env["LD_PRELOAD"] = preload
         r = subprocess.run([prog, service, user, *ops], input=answer,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60,
+                           env=env)
         name = os.path.basename(prog)
         out.append((r.returncode, _norm(r.stdout, name), _norm(r.stderr, name)))
     return out
@@ -255,3 +261,17 @@ def test_same_end_as_pamtester(pamkit, service, throwaway_user,
     for ops, answer in runs:
         theirs, ours = _both(service, throwaway_user, ops, answer)
         assert ours == theirs, (service, ops, answer)
+
+
+def test_fail_delay_is_kept(pamkit, confdir, pktest):
+    """libpam's fail delay (pam_faildelay 1 s, randomised +-50 % by libpam)
+    is slept before the failure is reported, in both forms."""
+    import time
+    cd = confdir("svc", "auth optional pam_faildelay.so delay=1000000\n"
+                        f"auth required {pktest} setcred=skip prompt_off=Password:|pw\n")
+    for args in (["svc", "alice", "authenticate"],
+                 ["-s", "svc", "-u", "alice", "authenticate"]):
+        t0 = time.monotonic()
+        r = pt(pamkit, cd, *args, input="wrong\n")
+        assert r.returncode == 1
+        assert time.monotonic() - t0 >= 0.5
