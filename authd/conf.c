@@ -267,10 +267,6 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	if (c->nconsoles == 0) {
-		seterr(err, errlen, path, ln, "no [console NAME] section");
-		goto out;
-	}
 	if (c->tls_key && !c->tls_certificate) {
 		seterr(err, errlen, path, ln, "tls_key without tls_certificate");
 		goto out;

@@ -108,10 +108,13 @@ static void check_deadlines(struct authd *d)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pamkit-authd [-f] [-t] [-p PORT] -c CONFIG\n"
+		   "Authenticate Bareos consoles (bconsole, the web UI) through PAM.\n"
 		   "  -c CONFIG  configuration file (see pamkit-authd.conf(5))\n"
 		   "  -f         also log to stderr\n"
 		   "  -t         check the configuration and exit\n"
-		   "  -p PORT    override listen_port (0: any free port)\n");
+		   "  -p PORT    override listen_port (0: any free port)\n"
+		   "  -h, --help     show this help\n"
+		   "      --version  show the version\n");
 }
 
 int main(int argc, char **argv)
@@ -130,8 +133,14 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	uint64_t next_tick;
 
-	while ((opt = getopt(argc, argv, "c:ftp:h")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	while ((opt = getopt_long(argc, argv, "c:ftp:h", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'V': printf("pamkit-authd %s\n", PAMKIT_AUTHD_VERSION); return 0;
 		case 'c': config = optarg; break;
 		case 'f': fg = true; break;
 		case 't': test_only = true; break;
@@ -156,6 +165,9 @@ int main(int argc, char **argv)
 		free(cf.listen_port);
 		cf.listen_port = p;
 	}
+	if (cf.nconsoles == 0)
+		fprintf(stderr, "pamkit-authd: %s: no [console NAME] section: "
+			"every login is refused\n", config);
 	if (test_only) {
 		printf("configuration OK: %zu console(s)\n", cf.nconsoles);
 		conf_free(&cf);

@@ -15,15 +15,15 @@ run_suite() {
 		--print-errorlogs || true
 }
 
-run_suite build
+run_suite build -Dwerror=true
 # Leak detection stays on for the C tests; Python-driven tests preload
 # libasan themselves and disable it where the interpreter would drown it.
 # UBSan only prints by default: make undefined behaviour fail the test.
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+	run_suite build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 
 # ThreadSanitizer: libpamkit's C tests (the engine's threads) only.
-[ -f build-tsan/build.ninja ] || meson setup build-tsan -Db_sanitize=thread -Db_lundef=false
+[ -f build-tsan/build.ninja ] || meson setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
 ninja -C build-tsan -j2 tests/c/test-pamkit tests/c/test-threads \
 	tests/modules/pam_pktest.so
 meson test -C build-tsan --no-rebuild --suite libpamkit --num-processes 1 \

@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"  -C CAFILE          certificate TLS instead of TLS-PSK: verify the\n"
 		"                     server against CAFILE and the -H name/address\n"
 		"  -t MS              I/O timeout (30000)\n"
+		"  -h, --help         show this help\n"
+		"      --version      show the version\n"
 		"COMMAND defaults to \"whoami\".  Without -u, PAM prompts are asked on\n"
 		"the terminal (echo off for secrets) or read from stdin lines.\n");
 }
@@ -92,8 +94,15 @@ int main(int argc, char **argv)
 	/* TLS writes go through write(2): a daemon that already closed (after
 	 * BNET_TERMINATE, on a UNIX socket at once) must not kill us */
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt(argc, argv, "H:p:n:k:u:w:TC:t:h")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	while ((opt = getopt_long(argc, argv, "H:p:n:k:u:w:TC:t:h", longopts,
+				  NULL)) != -1) {
 		switch (opt) {
+		case 'V': printf("pamkit-console %s\n", PAMKIT_AUTHD_VERSION); return 0;
 		case 'H': o.host = optarg; break;
 		case 'p': o.port = optarg; break;
 		case 'n': o.console = optarg; break;

@@ -93,7 +93,6 @@ static void t_bad(void **st)
 		{ "tls = maybe\n[console a]\npassword = x\n", ":1: bad value" },
 		{ "[console a]\npam = perhaps\n", ":2: bad value" },
 		{ "[console a]\n", "has no password" },
-		{ "", "no [console NAME]" },
 		{ "[console a]\npassword = x\n[console a]\npassword = y\n", "duplicate console" },
 		{ "[consoles a]\n", "bad section" },
 		{ "director_name\n", "expected key = value" },

@@ -256,12 +256,20 @@ def test_config_errors(tmp_path):
     bad = tmp_path / "bad.conf"
     for text, msg in [("bogus = 1\n[console a]\npassword = x\n", "unknown key"),
                       ("max_connections = -3\n[console a]\npassword = x\n", "bad value"),
-                      ("[console a]\n", "has no password"),
-                      ("", "no [console NAME]")]:
+                      ("[console a]\n", "has no password")]:
         bad.write_text(text)
         r = subprocess.run([str(DAEMON), "-t", "-c", str(bad)],
                            capture_output=True, text=True, timeout=10)
         assert r.returncode == 2 and msg in r.stderr, (text, r.stderr)
+    # no console at all (the packaged default): valid, with a warning
+    bad.write_text("# every console is commented out\n")
+    r = subprocess.run([str(DAEMON), "-t", "-c", str(bad)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert "every login is refused" in r.stderr
+    r = subprocess.run([str(DAEMON), "--version"], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 0 and r.stdout.startswith("pamkit-authd ")
 
 
 def test_unknown_console(daemon):
