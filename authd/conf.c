@@ -88,6 +88,7 @@ static const struct {
 	{ "tls_key", offsetof(struct authd_conf, tls_key) },
 	{ "pam_service", offsetof(struct authd_conf, pam_service) },
 	{ "pam_confdir", offsetof(struct authd_conf, pam_confdir) },
+	{ "pam_tty", offsetof(struct authd_conf, pam_tty) },
 };
 
 static const struct {
@@ -100,7 +101,8 @@ static const struct {
 	{ "idle_timeout_ms", offsetof(struct authd_conf, idle_timeout_ms), 0, 86400000 },
 	{ "fail_delay_ms", offsetof(struct authd_conf, fail_delay_ms), 0, 60000 },
 	{ "step_timeout_ms", offsetof(struct authd_conf, step_timeout_ms), 0, 3600000 },
-	{ "pam_threads", offsetof(struct authd_conf, pam_threads), 1, 256 },
+	{ "pam_threads", offsetof(struct authd_conf, pam_threads), 1, 4096 },
+	{ "pam_queue", offsetof(struct authd_conf, pam_queue), 1, 1000000 },
 };
 
 static int global_key(struct authd_conf *c, const char *k, const char *v)
@@ -135,6 +137,8 @@ static int global_key(struct authd_conf *c, const char *k, const char *v)
 	}
 	if (!strcmp(k, "pam_rhost"))
 		return parse_bool(v, &c->pam_rhost);
+	if (!strcmp(k, "pam_session"))
+		return parse_bool(v, &c->pam_session);
 	return -2;
 }
 
@@ -162,8 +166,10 @@ static int set_defaults(struct authd_conf *c)
 	c->idle_timeout_ms = 600000;
 	c->fail_delay_ms = 2000;
 	c->step_timeout_ms = 120000;
-	c->pam_threads = 4;
+	c->pam_threads = 64;
+	c->pam_queue = 4096;
 	c->pam_rhost = false;	/* as the Bareos director (auth_pam.cc) */
+	c->pam_session = false;	/* the director: authenticate + acct_mgmt */
 	if (set_str(&c->director_name, "pamkit-authd") ||
 	    set_str(&c->version, PAMKIT_AUTHD_VERSION) ||
 	    set_str(&c->listen_address, "127.0.0.1") ||
@@ -291,6 +297,7 @@ void conf_free(struct authd_conf *c)
 	free(c->tls_certificate);
 	free(c->tls_key);
 	free(c->pam_service);
+	free(c->pam_tty);
 	free(c->pam_confdir);
 	for (size_t i = 0; i < c->nconsoles; i++) {
 		free(c->consoles[i].name);

@@ -32,8 +32,11 @@ struct authd_conf {
 	unsigned int idle_timeout_ms;
 	unsigned int fail_delay_ms;
 	unsigned int step_timeout_ms;
-	unsigned int pam_threads;	/* pool for direct (4002) logins */
+	unsigned int pam_threads;	/* PAM operations running at once */
+	unsigned int pam_queue;		/* ... and waiting for a worker */
 	bool pam_rhost;			/* set PAM_RHOST to the peer address */
+	bool pam_session;		/* also open a session for the login */
+	char *pam_tty;			/* PAM_TTY, or NULL (the director: none) */
 	struct console_conf consoles[CONF_MAX_CONSOLES];
 	size_t nconsoles;
 };

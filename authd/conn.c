@@ -1,6 +1,6 @@
 /* conn.c - per-connection state machine of pamkit-authd: TLS-PSK, Hello,
- * CRAM-MD5 both ways, the PAM exchange (1001/4001/4002) run as one job on
- * pampool.c (4001 prompts relayed here), then the console. */
+ * CRAM-MD5 both ways, the PAM exchange (1001/4001/4002, driven by
+ * pamrelay.c on libpamkit's stepwise engine), then the console. */
 #include "conn.h"
 #include "psk.h"
 #include "tlspsk.h"
@@ -32,17 +32,26 @@ static const char *who(const struct conn *c)
 	return c->console[0] ? c->console : "-";
 }
 
-static void fail(struct conn *c, const char *why)
+void conn_fail(struct conn *c, const char *why, unsigned int delay_ms)
 {
+	unsigned int wait = c->d->conf->fail_delay_ms;
+
 	if (c->state == CS_FAILING || c->dead)
 		return;
 	c->d->fail_count++;
 	syslog(LOG_NOTICE, "login failed: console=%s user=%s from %s: %s",
 	       who(c), c->user[0] ? c->user : "-", c->peer, why);
 	c->state = CS_FAILING;
-	c->deadline_ms = now_ms() + c->d->conf->fail_delay_ms;
-	if (c->job)
-		pampool_cancel(c->d->pool, c->job);	/* a waiting conversation */
+	/* libpam's delay (pam_faildelay, pam_unix) is never dropped */
+	if (delay_ms > wait)
+		wait = delay_ms;
+	c->deadline_ms = now_ms() + wait;
+	pam_login_abort(c);	/* a waiting conversation fails now */
+}
+
+static void fail(struct conn *c, const char *why)
+{
+	conn_fail(c, why, 0);
 }
 
 static void hangup(struct conn *c, const char *why)
@@ -219,7 +228,7 @@ static const char *lookup_key(const struct conn *c)
 	return c->cc ? c->cc->key : NULL;
 }
 
-static void login_done(struct conn *c)
+void conn_login_done(struct conn *c)
 {
 	char line[512];
 	int n;
@@ -250,161 +259,12 @@ static void login_done(struct conn *c)
 	c->deadline_ms = now_ms() + c->d->conf->idle_timeout_ms;
 }
 
-/* Drop the batch being relayed (copies) and the answers collected. */
-static void free_replies(struct conn *c)
+void conn_on_pam(struct conn *c)
 {
-	if (c->replies) {
-		for (size_t i = 0; i < c->nmsgs; i++)
-			pk_free_secret(c->replies[i]);
-		free(c->replies);
-		c->replies = NULL;
-	}
-	pampool_free_batch(c->msgs, c->nmsgs);
-	c->msgs = NULL;
-	c->nmsgs = 0;
-}
-
-static void relay_next(struct conn *c)
-{
-	while (c->msg_idx < c->nmsgs) {
-		const struct pk_message *m = &c->msgs[c->msg_idx];
-		uint8_t style;
-
-		/* info and error text go out as echo-on prompts, the only kind a
-		 * real bconsole shows; unlike the director we read (and drop)
-		 * the answer, so the two sides stay in step. */
-		style = m->style == PAM_PROMPT_ECHO_OFF ? WIRE_PAM_ECHO_OFF :
-							  WIRE_PAM_ECHO_ON;
-		if (conn_send(c, &style, 1) ||
-		    conn_send(c, m->msg, strlen(m->msg) + 1))
-			return;
-		c->state = CS_PAM_PROMPT;
+	if (c->gone)
 		return;
-	}
-	/* batch complete: PAM takes the answers */
-	if (c->job)
-		pampool_answer(c->d->pool, c->job, c->batch, c->replies, c->nmsgs);
-	free_replies(c);
-	c->state = CS_PAM_RUN;
-}
-
-/* The whole login (authenticate, acct_mgmt, open_session) runs as one job
- * with a direct-mode transaction: 4002 on the pool, 4001 on a thread of its
- * own whose conversation the loop relays (conn_on_pool).  pass: 4002 only. */
-static void start_login(struct conn *c, char *pass)
-{
-	const struct authd_conf *cf = c->d->conf;
-	struct pamjob *j = calloc(1, sizeof(*j));
-
-	if (!j) {
-		pk_free_secret(pass);
-		fail(c, "out of memory");
-		return;
-	}
-	j->conn = c;
-	j->service = c->cc->pam_service ? c->cc->pam_service : cf->pam_service;
-	j->confdir = cf->pam_confdir;
-	if (cf->pam_rhost && !c->local)
-		snprintf(j->rhost, sizeof(j->rhost), "%s", c->peer);
-	snprintf(j->ruser, sizeof(j->ruser), "%s", c->console);
-	j->interactive = c->pam_kind == PAM_LOGIN_INTERACTIVE;
-	if (!j->interactive)
-		snprintf(j->user, sizeof(j->user), "%s", c->user);
-	j->pass = pass;
-	j->step_timeout_ms = cf->step_timeout_ms;
-	if (pampool_submit(c->d->pool, j)) {
-		pamjob_free(j);
-		fail(c, "shutting down");
-		return;
-	}
-	c->job = j;
-	c->op = PK_OP_AUTHENTICATE;
-	c->state = CS_PAM_RUN;
-}
-
-static void direct_finished(struct conn *c, struct pamjob *j)
-{
-	char why[128];
-
-	c->op = j->op;
-	if (j->rc != PAM_SUCCESS) {
-		if (j->why)
-			snprintf(why, sizeof(why), "%s", j->why);
-		else if (j->rc < 0)
-			snprintf(why, sizeof(why), "PAM %s: %s", pk_op_name(j->op),
-				 pk_strerror(j->rc));
-		else
-			snprintf(why, sizeof(why), "PAM %s: %s", pk_op_name(j->op),
-				 pk_code_name(j->rc));
-		fail(c, why);
-		return;
-	}
-	c->txn = j->txn;
-	j->txn = NULL;
-	snprintf(c->user, sizeof(c->user), "%s", j->user);
-	login_done(c);
-}
-
-/* A 4001 conversation waits: relay its batch. */
-static void relay_batch(struct conn *c)
-{
-	struct pk_message *m = NULL;
-	size_t n;
-
-	if (c->state != CS_PAM_RUN)
-		return;		/* failing: the cancel is on its way */
-	n = pampool_copy_batch(c->d->pool, c->job, &m, &c->batch);
-	if (!n)
-		return;		/* timed out or answered meanwhile */
-	c->msgs = m;
-	c->nmsgs = n;
-	c->msg_idx = 0;
-	c->replies = calloc(n, sizeof(char *));
-	if (!c->replies) {
-		fail(c, "out of memory");
-		return;
-	}
-	relay_next(c);
-}
-
-void conn_on_pool(struct authd *d)
-{
-	struct pamjob *j, *next;
-
-	/* batches first: a job never is on both lists, and a finished one
-	 * is freed below */
-	for (j = pampool_prompts(d->pool); j; j = next) {
-		struct conn *c = j->conn;
-
-		next = j->lnext;
-		if (!c)
-			continue;
-		relay_batch(c);
-		conn_on_sock(c, 0);	/* flush, rearm or destroy */
-	}
-	for (j = pampool_done(d->pool); j; j = next) {
-		struct conn *c = j->conn;
-
-		next = j->next;
-		if (c)
-			c->job = NULL;
-		if (c && c->state == CS_PAM_PROMPT) {
-			/* the conversation ended (step timeout) while the
-			 * console still had a prompt: stop relaying */
-			free_replies(c);
-			c->state = CS_PAM_RUN;
-		}
-		if (!c || c->state != CS_PAM_RUN) {
-			/* gone, timed out or failing meanwhile */
-			pampool_end(d->pool, j->txn);
-			j->txn = NULL;
-			pamjob_free(j);
-			continue;
-		}
-		direct_finished(c, j);
-		pamjob_free(j);
-		conn_on_sock(c, 0);	/* flush, rearm or destroy */
-	}
+	pam_on_event(c);
+	conn_on_sock(c, 0);	/* flush, rearm or destroy */
 }
 
 /* One complete frame (sig != 0 for a signal). */
@@ -493,7 +353,7 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 			return;
 		}
 		if (!c->cc->pam) {
-			login_done(c);
+			conn_login_done(c);
 			break;
 		}
 		conn_send_str(c, PAM_REQUIRED_MSG);
@@ -524,33 +384,12 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 			p = NULL;
 		}
 		free(u);
-		start_login(c, p);	/* takes p */
+		pam_login_start(c, p);	/* takes p */
 		break;
 	}
-	case CS_PAM_PROMPT: {
-		const struct pk_message *m = &c->msgs[c->msg_idx];
-
-		if (n && data[n - 1] == '\0')
-			n--;
-		if (n > PAM_FIELD_MAX || memchr(data, '\0', n)) {
-			fail(c, "bad PAM answer");
-			return;
-		}
-		if (pk_message_is_prompt(m)) {
-			char *a = malloc(n + 1);
-
-			if (!a) {
-				fail(c, "out of memory");
-				return;
-			}
-			memcpy(a, data, n);
-			a[n] = '\0';
-			c->replies[c->msg_idx] = a;
-		}
-		c->msg_idx++;
-		relay_next(c);
+	case CS_PAM_PROMPT:
+		pam_relay_answer(c, data, n);
 		break;
-	}
 	case CS_CONSOLE:
 		c->deadline_ms = now_ms() + c->d->conf->idle_timeout_ms;
 		console_command(c, data, n);
@@ -739,18 +578,7 @@ void conn_destroy(struct conn *c)
 
 	if (c->gone)
 		return;
-	free_replies(c);
-	if (c->job) {
-		/* its result is ended when it comes; a waiting conversation
-		 * fails now */
-		pampool_cancel(d->pool, c->job);
-		c->job->conn = NULL;
-		c->job = NULL;
-	}
-	if (c->txn) {
-		pampool_end(d->pool, c->txn);	/* closes its session */
-		c->txn = NULL;
-	}
+	pam_login_release(c);	/* never blocks: workers finish PAM */
 	if (c->fd >= 0)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	if (c->ssl) {

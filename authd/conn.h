@@ -13,7 +13,6 @@
 #include "cram.h"
 #include "frame.h"
 #include "lines.h"
-#include "pampool.h"
 
 enum conn_state {
 	CS_DETECT = 0,		/* waiting for the first byte (TLS or not) */
@@ -23,7 +22,7 @@ enum conn_state {
 	CS_CRAM_CHAL,		/* waiting for the console's challenge */
 	CS_CRAM_OK,		/* sent our hash, waiting for "1000 OK auth" */
 	CS_PAM_MODE,		/* sent 1001, waiting for 4001 / 4002 */
-	CS_PAM_RUN,		/* PAM operation running on the worker */
+	CS_PAM_RUN,		/* a PAM operation runs on a borrowed worker */
 	CS_PAM_PROMPT,		/* relayed a message, waiting for the answer */
 	CS_CONSOLE,		/* logged in */
 	CS_FAILING,		/* fail delay, then close */
@@ -32,16 +31,25 @@ enum conn_state {
 
 /* epoll tags so one handler can tell the socket from the PAM fd. */
 struct watch {
-	int kind;		/* WATCH_LISTEN, WATCH_SOCK, WATCH_SIGNAL, WATCH_POOL */
-	struct conn *conn;
+	int kind;		/* WATCH_LISTEN, WATCH_SOCK, WATCH_SIGNAL, ... */
+	struct conn *conn;	/* WATCH_SOCK, WATCH_PAM */
+	struct closing *closing;	/* WATCH_CLOSING */
 	int fd;			/* listeners */
 };
 #define WATCH_LISTEN	1
 #define WATCH_SOCK	2
 #define WATCH_SIGNAL	4
-#define WATCH_POOL	5
+#define WATCH_PAM	5	/* pk_fd of a connection's transaction */
+#define WATCH_CLOSING	6	/* pk_fd of a session being closed */
 
 struct authd;
+
+/* A gone console's session, closed by a borrowed worker (pamrelay.c). */
+struct closing {
+	struct watch w;
+	pk_txn *txn;
+	struct closing *next;
+};
 
 struct conn {
 	struct authd *d;
@@ -66,13 +74,17 @@ struct conn {
 	const struct console_conf *cc;
 	char chal[CRAM_CHAL_MAX];
 	int pam_kind;		/* PAM_LOGIN_INTERACTIVE / DIRECT */
-	struct pamjob *job;	/* direct login running on the pool */
-	pk_txn *txn;		/* direct-mode, holds the session */
-	enum pk_op op;
-	struct pk_message *msgs;	/* 4001 batch being relayed (copies) */
-	unsigned int batch;
+	/* PAM (pamrelay.c) */
+	pk_txn *txn;		/* stepwise, from the 4001/4002 frame on */
+	struct watch w_pam;	/* its pk_fd in epoll */
+	bool pam_watched;
+	enum pk_op op;		/* the running (or last) operation */
+	pk_batch *batch;	/* 4001 batch being relayed */
 	size_t nmsgs, msg_idx;
 	char **replies;
+	char *pass;		/* 4002 password, until PAM asked for it */
+	bool pass_used;
+	bool session_open;
 	char user[PAM_FIELD_MAX + 1];
 	bool logged_in;
 	bool bufs_freed;	/* TLS buffers given back after login */
@@ -84,8 +96,9 @@ struct conn {
 struct authd {
 	const struct authd_conf *conf;
 	SSL_CTX *ssl_ctx;
-	struct pampool *pool;
 	int epfd;
+	struct closing *closing;	/* sessions being closed */
+	size_t nclosing;
 	struct conn *conns;
 	size_t nconns;
 	uint64_t fail_count;
@@ -98,8 +111,12 @@ uint64_t now_ms(void);
 void conn_start(struct conn *c);
 /* Socket event. */
 void conn_on_sock(struct conn *c, uint32_t events);
-/* The pool's eventfd fired: relay 4001 batches, finish the logins. */
-void conn_on_pool(struct authd *d);
+/* pk_fd of the connection's transaction is readable. */
+void conn_on_pam(struct conn *c);
+/* A login failed: log why, answer after max(fail_delay_ms, delay_ms). */
+void conn_fail(struct conn *c, const char *why, unsigned int delay_ms);
+/* PAM said yes: greet and go to the console state. */
+void conn_login_done(struct conn *c);
 /* Deadline passed. */
 void conn_on_deadline(struct conn *c);
 /* Close now: cancels PAM, frees everything, unlinks. */
@@ -111,6 +128,15 @@ void conn_reap(struct authd *d);
 int conn_send(struct conn *c, const void *data, size_t n);
 int conn_send_str(struct conn *c, const char *s);
 int conn_send_signal(struct conn *c, int32_t sig);
+
+/* pamrelay.c */
+void pam_login_start(struct conn *c, char *pass);	/* takes pass */
+void pam_on_event(struct conn *c);
+void pam_relay_next(struct conn *c);
+void pam_relay_answer(struct conn *c, const char *data, size_t n);
+void pam_login_abort(struct conn *c);
+void pam_login_release(struct conn *c);
+void pam_closing_done(struct authd *d, struct closing *cl, bool force);
 
 /* console.c: run one command line from a logged-in console. */
 void console_command(struct conn *c, const char *cmd, size_t n);

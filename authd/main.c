@@ -1,8 +1,7 @@
 /* main.c - pamkit-authd: single-threaded epoll loop serving Bareos
- * consoles.  Every PAM login runs whole as one job with a direct-mode
- * libpamkit transaction (pampool.c): 4002 on a small pool, 4001 on a thread
- * of its own whose prompts the loop relays; logged-in consoles hold no
- * thread. */
+ * consoles.  Each PAM login is a stepwise libpamkit transaction whose fd
+ * is in the epoll set (pamrelay.c): an operation borrows one of
+ * libpamkit's workers while it runs; logged-in consoles hold no thread. */
 #include "conf.h"
 #include "conn.h"
 #include "listen.h"
@@ -121,15 +120,14 @@ int main(int argc, char **argv)
 {
 	struct authd_conf cf;
 	struct authd d = { 0 };
-	struct watch w_sig = { WATCH_SIGNAL, NULL, -1 };
-	struct watch w_pool = { WATCH_POOL, NULL, -1 };
+	struct watch w_sig = { WATCH_SIGNAL, NULL, NULL, -1 };
 	struct listener ls[LISTEN_MAX];
 	int nls = 0;
 	struct epoll_event ev = { 0 }, evs[MAX_EVENTS];
 	const char *config = NULL, *port = NULL;
 	char err[512], bound[512];
 	bool fg = false, test_only = false, stop = false;
-	int opt, sfd = -1, pfd = -1, rc = 1;
+	int opt, sfd = -1, rc = 1;
 	sigset_t mask;
 	uint64_t next_tick;
 
@@ -213,12 +211,11 @@ int main(int argc, char **argv)
 	ev.data.ptr = &w_sig;
 	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, sfd, &ev))
 		goto out;
-	d.pool = pampool_new(cf.pam_threads, &pfd);
-	ev.data.ptr = &w_pool;
-	if (!d.pool || epoll_ctl(d.epfd, EPOLL_CTL_ADD, pfd, &ev)) {
-		fprintf(stderr, "pamkit-authd: cannot start the PAM threads\n");
-		goto out;
-	}
+	/* PAM operations borrow libpamkit's workers: this many at once,
+	   then a bounded queue (past it a login is refused at once). */
+	struct pk_pool_config pc = { .max_workers = cf.pam_threads,
+				     .max_queue = cf.pam_queue };
+	pk_pool_configure(&pc);
 	syslog(LOG_INFO, "listening on %s (director %s, PAM service %s)", bound,
 	       cf.director_name, cf.pam_service);
 	fprintf(stderr, "pamkit-authd: listening on %s\n", bound);
@@ -252,8 +249,11 @@ int main(int argc, char **argv)
 			case WATCH_SOCK:
 				conn_on_sock(w->conn, evs[i].events);
 				break;
-			case WATCH_POOL:
-				conn_on_pool(&d);
+			case WATCH_PAM:
+				conn_on_pam(w->conn);
+				break;
+			case WATCH_CLOSING:
+				pam_closing_done(&d, w->closing, false);
 				break;
 			}
 		}
@@ -269,7 +269,8 @@ out:
 	while (d.conns)
 		conn_destroy(d.conns);
 	conn_reap(&d);
-	pampool_free(d.pool);	/* runs the queued session closes */
+	while (d.closing)	/* sessions still closing: their workers end them */
+		pam_closing_done(&d, d.closing, true);
 	if (pk_shutdown(3000))
 		syslog(LOG_WARNING, "some PAM modules were still busy at exit");
 	listen_close(&cf, ls, (size_t)nls);

@@ -144,7 +144,8 @@ void pk__finish_end(pk_txn *txn)
 	pk__txn_unref(txn);
 }
 
-void pk_txn_end(pk_txn *txn)
+/* pk_txn_end, waiting at most grace_ms for a running operation. */
+static void end_txn(pk_txn *txn, int grace_ms)
 {
 	if (!txn)
 		return;
@@ -171,9 +172,14 @@ void pk_txn_end(pk_txn *txn)
 
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += END_GRACE_MS / 1000;
-	while (txn->state == ST_RUNNING || txn->state == ST_CONV ||
-	       txn->state == ST_QUEUED)
+	deadline.tv_sec += grace_ms / 1000;
+	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (grace_ms > 0 && (txn->state == ST_RUNNING ||
+				txn->state == ST_CONV || txn->state == ST_QUEUED))
 		if (pthread_cond_timedwait(&txn->cond, &txn->mu, &deadline) ==
 		    ETIMEDOUT)
 			break;
@@ -190,6 +196,16 @@ void pk_txn_end(pk_txn *txn)
 	while (txn->in_delay_cb)
 		pthread_cond_wait(&txn->cond, &txn->mu);
 	pk__txn_unref(txn);
+}
+
+void pk_txn_end(pk_txn *txn)
+{
+	end_txn(txn, END_GRACE_MS);
+}
+
+void pk_txn_end_nowait(pk_txn *txn)
+{
+	end_txn(txn, 0);
 }
 
 enum pk_mode pk_txn_mode(const pk_txn *txn) { return txn->mode; }

@@ -47,8 +47,11 @@ static void t_good(void **st)
 	assert_int_equal(c.tls, TLS_OPTIONAL);
 	assert_int_equal(c.max_connections, 7);
 	assert_int_equal(c.fail_delay_ms, 2000);
-	assert_int_equal(c.pam_threads, 4);
+	assert_int_equal(c.pam_threads, 64);
+	assert_int_equal(c.pam_queue, 4096);
 	assert_false(c.pam_rhost);
+	assert_false(c.pam_session);	/* as the director */
+	assert_null(c.pam_tty);
 	assert_null(c.listen_unix);
 	assert_null(c.tls_certificate);
 	cc = conf_console(&c, "pamcon");
@@ -70,7 +73,8 @@ static void t_more_keys(void **st)
 	(void)st;
 	write_conf("listen_address = 127.0.0.1, ::1\nlisten_unix = /run/a.sock\n"
 		   "tls_certificate = /etc/c.pem\ntls_key = /etc/k.pem\n"
-		   "pam_threads = 256\npam_rhost = yes\n[console a]\npassword = x\n");
+		   "pam_threads = 256\npam_rhost = yes\npam_session = yes\n"
+		   "pam_tty = bareos\n[console a]\npassword = x\n");
 	assert_int_equal(conf_load(path, &c, err, sizeof(err)), 0);
 	unlink(path);
 	assert_string_equal(c.listen_address, "127.0.0.1, ::1");
@@ -79,6 +83,8 @@ static void t_more_keys(void **st)
 	assert_string_equal(c.tls_key, "/etc/k.pem");
 	assert_int_equal(c.pam_threads, 256);
 	assert_true(c.pam_rhost);
+	assert_true(c.pam_session);
+	assert_string_equal(c.pam_tty, "bareos");
 	conf_free(&c);
 }
 
@@ -98,7 +104,8 @@ static void t_bad(void **st)
 		{ "director_name\n", "expected key = value" },
 		{ "director_name =\n", "empty value" },
 		{ "pam_threads = 0\n[console a]\npassword = x\n", ":1: bad value" },
-		{ "pam_threads = 257\n[console a]\npassword = x\n", ":1: bad value" },
+		{ "pam_threads = 4097\n[console a]\npassword = x\n", ":1: bad value" },
+		{ "pam_session = often\n[console a]\npassword = x\n", ":1: bad value" },
 		{ "pam_rhost = sometimes\n[console a]\npassword = x\n", ":1: bad value" },
 		{ "listen_unix = run/a.sock\n[console a]\npassword = x\n", ":1: bad value" },
 		{ "tls_key = /k\n[console a]\npassword = x\n", "tls_key without tls_certificate" },

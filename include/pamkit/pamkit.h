@@ -167,6 +167,14 @@ int pk_txn_create(const struct pk_options *opts, pk_txn **out);
  * NULL is accepted.
  */
 void pk_txn_end(pk_txn *txn);
+/*
+ * pk_txn_end for an event loop: never waits.  An operation that is still
+ * running is cancelled and the worker running it tears down and frees the
+ * transaction when it returns (a queued one is withdrawn at once); with no
+ * operation running the teardown runs here, as in pk_txn_end, so close a
+ * session first (pk_start(PK_OP_CLOSE_SESSION)) if its modules may block.
+ */
+void pk_txn_end_nowait(pk_txn *txn);
 
 enum pk_mode pk_txn_mode(const pk_txn *txn);
 /* True in a child after fork(): the transaction is the parent's (every

@@ -53,13 +53,15 @@ def write_pam(confdir, passdb):
         f"auth required {pk} get_user [prompt_off=Password: |wonderland] flush "
         "[info=Second factor follows] [error=Last failure: yesterday] "
         "[prompt_on=OTP code: |123456] flush [prompt_off=PIN: |0000]\n"
-        f"account required {pk} [check_item=tty:bareos] [check_item=ruser:pkcon]\n"
+        # the Bareos director's items: interactive, no PAM_RUSER, no PAM_TTY
+        f"account required {pk} check_item=tty: check_item=ruser:\n"
         f"session required {pk}\n")
-    # a direct (4002) login: PAM items as the daemon sets them, then a slow
-    # module (the client may be gone by the time it returns)
+    # a direct (4002) login: PAM items as the Bareos director sets them
+    # (PAM_RUSER the 4002 user, no PAM_TTY; PAM_RHOST with pam_rhost = yes),
+    # then a slow module (the client may be gone by the time it returns)
     svc["bareos-pkdirect"] = (
         f"auth required {pk} get_user [prompt_off=Password: |wonderland] "
-        "check_item=tty:bareos check_item=ruser:pkdirect "
+        "check_item=tty: check_item=ruser:alice "
         "check_item=rhost:127.0.0.1\n"
         f"account required {pk} delay_ms=%s\n"
         f"session required {pk}\n")

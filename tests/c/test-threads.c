@@ -311,6 +311,44 @@ static void test_end_inside_fail_delay(void **state)
 	}
 }
 
+static double now_s(void);
+
+/* pk_txn_end_nowait never waits, even for a module that sleeps; the
+   worker tears down when the module returns (the log shows END). */
+static void test_end_nowait(void **state)
+{
+	(void)state;
+	pk_txn *txn = open_txn("slow", PK_MODE_STEPWISE, NULL, NULL);
+	assert_int_equal(pk_start(txn, PK_OP_AUTHENTICATE, 0), 0);
+	usleep(50000);			/* inside delay_ms=300 */
+	double t0 = now_s();
+	pk_txn_end_nowait(txn);
+	assert_true(now_s() - t0 < 0.1);
+	struct pk_pool_stats ps;
+	for (int i = 0; i < 200; i++) {
+		pk_pool_get_stats(&ps);
+		if (ps.busy == 0)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(ps.busy, 0);
+	struct call c[8];
+	size_t n = read_log(c, 8);
+	assert_int_equal(n, 2);
+	assert_string_equal(c[0].op, "AUTH");
+	assert_string_equal(c[1].op, "END");
+	assert_int_equal(c[1].tid, c[0].tid);	/* the worker's teardown */
+	/* idle: the teardown runs here */
+	unlink(logpath);
+	txn = open_txn("traced", PK_MODE_DIRECT, answer_secret, NULL);
+	assert_int_equal(pk_authenticate(txn, 0), PAM_SUCCESS);
+	pk_txn_end_nowait(txn);
+	n = read_log(c, 8);
+	assert_int_equal(n, 2);
+	assert_int_equal(c[1].tid, my_tid());
+	pk_txn_end_nowait(NULL);
+}
+
 /* The pool's cap holds: 64 threads x STRESS_N stepwise logins, 8 workers. */
 #define STRESS_THREADS 64
 static int stress_n = 1000;
@@ -637,6 +675,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fail_delay_never_dropped,
 			arm_watchdog, disarm_watchdog),
 		cmocka_unit_test_setup_teardown(test_pool_cap_64_threads,
+			arm_watchdog, disarm_watchdog),
+		cmocka_unit_test_setup_teardown(test_end_nowait,
 			arm_watchdog, disarm_watchdog),
 		cmocka_unit_test_setup_teardown(test_debian_login_stack,
 			arm_watchdog, disarm_watchdog),
