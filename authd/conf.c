@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define LINE_MAX_LEN 1024
 
@@ -101,6 +103,8 @@ static const struct {
 	{ "idle_timeout_ms", offsetof(struct authd_conf, idle_timeout_ms), 0, 86400000 },
 	{ "fail_delay_ms", offsetof(struct authd_conf, fail_delay_ms), 0, 60000 },
 	{ "step_timeout_ms", offsetof(struct authd_conf, step_timeout_ms), 0, 3600000 },
+	{ "preauth_timeout_ms", offsetof(struct authd_conf, preauth_timeout_ms), 1, 3600000 },
+	{ "max_unauth_per_source", offsetof(struct authd_conf, max_unauth_per_source), 0, 100000 },
 	{ "pam_threads", offsetof(struct authd_conf, pam_threads), 1, 4096 },
 	{ "pam_queue", offsetof(struct authd_conf, pam_queue), 1, 1000000 },
 };
@@ -166,6 +170,8 @@ static int set_defaults(struct authd_conf *c)
 	c->idle_timeout_ms = 600000;
 	c->fail_delay_ms = 2000;
 	c->step_timeout_ms = 120000;
+	c->preauth_timeout_ms = 10000;
+	c->max_unauth_per_source = 32;
 	c->pam_threads = 64;
 	c->pam_queue = 4096;
 	c->pam_rhost = false;	/* as the Bareos director (auth_pam.cc) */
@@ -194,6 +200,20 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
 	f = fopen(path, "re");
 	if (!f) {
 		seterr(err, errlen, path, 0, "%s", strerror(errno));
+		goto out;
+	}
+	/* It holds the console passwords: as sshd with its host keys, refuse
+	 * a file that others may read or change. */
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0) {
+		seterr(err, errlen, path, 0, "%s", strerror(errno));
+		goto out;
+	}
+	if ((st.st_mode & 077) || (st.st_uid != 0 && st.st_uid != geteuid())) {
+		seterr(err, errlen, path, 0, "holds console passwords but is "
+		       "accessible by others (mode %03o, owner %u): chmod 600 "
+		       "and chown to root or the daemon's user",
+		       (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid);
 		goto out;
 	}
 	while (fgets(line, sizeof(line), f)) {

@@ -32,6 +32,8 @@ struct authd_conf {
 	unsigned int idle_timeout_ms;
 	unsigned int fail_delay_ms;
 	unsigned int step_timeout_ms;
+	unsigned int preauth_timeout_ms;	/* TLS, Hello and CRAM-MD5 */
+	unsigned int max_unauth_per_source;	/* 0: no limit */
 	unsigned int pam_threads;	/* PAM operations running at once */
 	unsigned int pam_queue;		/* ... and waiting for a worker */
 	bool pam_rhost;			/* set PAM_RHOST to the peer address */

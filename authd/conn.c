@@ -19,6 +19,21 @@
 #define OUT_MAX (256 * 1024)
 #define TLS_FIRST_BYTE 0x16
 
+void conn_deadline(struct conn *c, uint64_t at_ms)
+{
+	if (timers_set(&c->d->timers, c, at_ms) < 0)
+		c->dead = true;		/* out of memory: close rather than hang */
+}
+
+/* Logged in or gone: no longer an unauthenticated connection. */
+static void uncount(struct conn *c)
+{
+	if (c->unauth_counted) {
+		sources_del(&c->d->sources, c->peer);
+		c->unauth_counted = false;
+	}
+}
+
 uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -27,9 +42,24 @@ uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static const char *who(const struct conn *c)
+/* The console's and the user's names as a log line may show them: both
+   come from the client (escaped, log_escape). */
+struct lognames {
+	char console[LOG_ESCAPED_MAX(NAME_MAX_LEN)];
+	char user[LOG_ESCAPED_MAX(PAM_FIELD_MAX)];
+};
+
+static const struct lognames *names(const struct conn *c, struct lognames *n)
 {
-	return c->console[0] ? c->console : "-";
+	if (c->console[0])
+		log_escape(c->console, n->console, sizeof(n->console));
+	else
+		strcpy(n->console, "-");
+	if (c->user[0])
+		log_escape(c->user, n->user, sizeof(n->user));
+	else
+		strcpy(n->user, "-");
+	return n;
 }
 
 void conn_fail(struct conn *c, const char *why, unsigned int delay_ms)
@@ -38,14 +68,17 @@ void conn_fail(struct conn *c, const char *why, unsigned int delay_ms)
 
 	if (c->state == CS_FAILING || c->dead)
 		return;
+	struct lognames ln;
+
 	c->d->fail_count++;
+	names(c, &ln);
 	syslog(LOG_NOTICE, "login failed: console=%s user=%s from %s: %s",
-	       who(c), c->user[0] ? c->user : "-", c->peer, why);
+	       ln.console, ln.user, c->peer, why);
 	c->state = CS_FAILING;
 	/* libpam's delay (pam_faildelay, pam_unix) is never dropped */
 	if (delay_ms > wait)
 		wait = delay_ms;
-	c->deadline_ms = now_ms() + wait;
+	conn_deadline(c, now_ms() + wait);
 	pam_login_abort(c);	/* a waiting conversation fails now */
 }
 
@@ -56,9 +89,11 @@ static void fail(struct conn *c, const char *why)
 
 static void hangup(struct conn *c, const char *why)
 {
+	struct lognames ln;
+
 	if (why)
 		syslog(LOG_INFO, "connection from %s (console %s) closed: %s",
-		       c->peer, who(c), why);
+		       c->peer, names(c, &ln)->console, why);
 	c->dead = true;
 }
 
@@ -252,11 +287,16 @@ void conn_login_done(struct conn *c)
 			     RS, c->console);
 	if (n > 0 && (size_t)n < sizeof(line))
 		conn_send(c, line, (size_t)n);
-	syslog(LOG_INFO, "login: console=%s user=%s from %s%s", c->console,
-	       c->pam_kind ? c->user : "-", c->peer,
+	struct lognames ln;
+
+	names(c, &ln);
+	syslog(LOG_INFO, "login: console=%s user=%s from %s%s", ln.console,
+	       c->pam_kind ? ln.user : "-", c->peer,
 	       c->pam_kind ? " (PAM)" : "");
 	c->state = CS_CONSOLE;
-	c->deadline_ms = now_ms() + c->d->conf->idle_timeout_ms;
+	uncount(c);
+	conn_deadline(c, c->d->conf->idle_timeout_ms ?
+		      now_ms() + c->d->conf->idle_timeout_ms : 0);
 }
 
 void conn_on_pam(struct conn *c)
@@ -358,6 +398,7 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 		}
 		conn_send_str(c, PAM_REQUIRED_MSG);
 		c->state = CS_PAM_MODE;
+		conn_deadline(c, c->started_ms + c->d->conf->login_timeout_ms);
 		break;
 	case CS_PAM_MODE: {
 		char *u = calloc(1, PAM_FIELD_MAX + 1);
@@ -391,7 +432,8 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 		pam_relay_answer(c, data, n);
 		break;
 	case CS_CONSOLE:
-		c->deadline_ms = now_ms() + c->d->conf->idle_timeout_ms;
+		if (c->d->conf->idle_timeout_ms)
+			conn_deadline(c, now_ms() + c->d->conf->idle_timeout_ms);
 		console_command(c, data, n);
 		break;
 	default:
@@ -418,10 +460,15 @@ static void read_frames(struct conn *c)
 				return;
 			}
 			if (k == FRAME_SIGNAL || c->inlen == 4 + (size_t)len) {
+				size_t used = c->inlen + 1;
+
 				c->in[c->inlen] = '\0';
 				c->inlen = 0;
 				handle_frame(c, sig, (const char *)c->in + 4,
 					     k == FRAME_SIGNAL ? 0 : (size_t)len);
+				/* a 4002 frame or a prompt answer holds a
+				 * password: it is consumed, wipe it now */
+				explicit_bzero(c->in, used);
 				/* a peer answers one frame at a time: unless TLS
 				 * holds more, let epoll (level-triggered) say
 				 * when the next one is there instead of a read
@@ -567,8 +614,14 @@ void conn_on_deadline(struct conn *c)
 
 void conn_start(struct conn *c)
 {
+	const struct authd_conf *cf = c->d->conf;
+	unsigned int pre = cf->preauth_timeout_ms < cf->login_timeout_ms ?
+			   cf->preauth_timeout_ms : cf->login_timeout_ms;
+
+	/* TLS, Hello and CRAM-MD5 must be done soon (a slow loris gets
+	   nowhere); the PAM part may take the rest of login_timeout_ms */
 	c->started_ms = now_ms();
-	c->deadline_ms = c->started_ms + c->d->conf->login_timeout_ms;
+	conn_deadline(c, c->started_ms + pre);
 	c->state = CS_DETECT;
 }
 
@@ -579,6 +632,8 @@ void conn_destroy(struct conn *c)
 	if (c->gone)
 		return;
 	pam_login_release(c);	/* never blocks: workers finish PAM */
+	uncount(c);
+	conn_deadline(c, 0);
 	if (c->fd >= 0)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	if (c->ssl) {

@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "cram.h"
 #include "frame.h"
+#include "guard.h"
 #include "lines.h"
 
 enum conn_state {
@@ -43,6 +44,7 @@ struct watch {
 #define WATCH_CLOSING	6	/* pk_fd of a session being closed */
 
 struct authd;
+struct listener;
 
 /* A gone console's session, closed by a borrowed worker (pamrelay.c). */
 struct closing {
@@ -60,7 +62,9 @@ struct conn {
 	bool tls;
 	bool local;		/* came through the UNIX socket: no PAM_RHOST */
 	enum conn_state state;
-	uint64_t deadline_ms;
+	uint64_t deadline_ms;	/* 0: none; set through conn_deadline() */
+	size_t heap_idx;	/* in d->timers, 1-based; 0: not armed */
+	bool unauth_counted;	/* in d->sources until logged in or gone */
 	char peer[64];
 	/* input: one frame at a time */
 	uint8_t in[4 + FRAME_AUTHD_MAX + 1];
@@ -99,6 +103,13 @@ struct authd {
 	int epfd;
 	struct closing *closing;	/* sessions being closed */
 	size_t nclosing;
+	struct timers timers;		/* connection deadlines */
+	struct sources sources;		/* unauthenticated, per address */
+	struct log_limit refusals;	/* log lines of refused connections */
+	int reserve_fd;			/* given up to accept at EMFILE */
+	struct listener *listeners;
+	int nlisteners;
+	uint64_t accept_paused_until;
 	struct conn *conns;
 	size_t nconns;
 	uint64_t fail_count;
@@ -106,6 +117,8 @@ struct authd {
 };
 
 uint64_t now_ms(void);
+/* Arm (0: disarm) the connection's deadline in the loop's timer heap. */
+void conn_deadline(struct conn *c, uint64_t at_ms);
 /* Accept-time setup; the conn is already in the list and the socket in
  * epoll.  */
 void conn_start(struct conn *c);

@@ -19,13 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 128
-#define TICK_MS 100
 
 static const char *key_lookup(const char *console, void *arg)
 {
@@ -34,24 +35,85 @@ static const char *key_lookup(const char *console, void *arg)
 	return cc ? cc->key : NULL;
 }
 
+/* Out of file descriptors (EMFILE/ENFILE): a level-triggered listener
+ * would report the pending connection again at once and the loop would
+ * spin.  Give up the reserve fd, take the connection and close it (the
+ * client sees a clean close, not a hang), take the reserve back, and stop
+ * listening for a moment. */
+#define ACCEPT_PAUSE_MS 100
+
+static void pause_accepting(struct authd *d, int lfd)
+{
+	int fd;
+
+	if (d->reserve_fd >= 0) {
+		close(d->reserve_fd);
+		d->reserve_fd = -1;
+	}
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	d->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (int i = 0; i < d->nlisteners; i++)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->listeners[i].w.fd, NULL);
+	d->accept_paused_until = now_ms() + ACCEPT_PAUSE_MS;
+	log_limited(&d->refusals, now_ms(), LOG_WARNING,
+		    "out of file descriptors: refusing connections for %d ms",
+		    ACCEPT_PAUSE_MS);
+}
+
+static void resume_accepting(struct authd *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	for (int i = 0; i < d->nlisteners; i++) {
+		ev.data.ptr = &d->listeners[i].w;
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->listeners[i].w.fd, &ev);
+	}
+	d->accept_paused_until = 0;
+}
+
 static void accept_all(struct authd *d, int lfd, bool local)
 {
+	const struct authd_conf *cf = d->conf;
+
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		struct epoll_event ev = { 0 };
+		char peer[64];
 		struct conn *c;
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				pause_accepting(d, lfd);
+				return;
+			}
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				syslog(LOG_ERR, "accept: %m");
+				log_limited(&d->refusals, now_ms(), LOG_ERR,
+					    "accept: %m");
 			return;
 		}
-		if (d->nconns >= d->conf->max_connections) {
-			syslog(LOG_WARNING, "connection limit (%u) reached, refusing",
-			       d->conf->max_connections);
+		if (local)
+			strcpy(peer, "unix");
+		else if (getnameinfo((struct sockaddr *)&ss, sl, peer,
+				     sizeof(peer), NULL, 0, NI_NUMERICHOST))
+			strcpy(peer, "?");
+		if (d->nconns >= cf->max_connections) {
+			log_limited(&d->refusals, now_ms(), LOG_WARNING,
+				    "connection limit (%u) reached, refusing %s",
+				    cf->max_connections, peer);
+			close(fd);
+			continue;
+		}
+		/* one source may hold only so many connections that have not
+		   logged in yet: a slow loris starves itself, not the others */
+		if (sources_add(&d->sources, peer, cf->max_unauth_per_source)) {
+			log_limited(&d->refusals, now_ms(), LOG_WARNING,
+				    "%s has %u connections not logged in, refusing",
+				    peer, cf->max_unauth_per_source);
 			close(fd);
 			continue;
 		}
@@ -62,6 +124,7 @@ static void accept_all(struct authd *d, int lfd, bool local)
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
+			sources_del(&d->sources, peer);
 			close(fd);
 			continue;
 		}
@@ -70,14 +133,12 @@ static void accept_all(struct authd *d, int lfd, bool local)
 		c->w_sock.kind = WATCH_SOCK;
 		c->w_sock.conn = c;
 		c->local = local;
-		if (local)
-			strcpy(c->peer, "unix");
-		else if (getnameinfo((struct sockaddr *)&ss, sl, c->peer,
-				     sizeof(c->peer), NULL, 0, NI_NUMERICHOST))
-			strcpy(c->peer, "?");
+		c->unauth_counted = true;
+		memcpy(c->peer, peer, sizeof(c->peer));
 		ev.events = EPOLLIN | EPOLLRDHUP;
 		ev.data.ptr = &c->w_sock;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			sources_del(&d->sources, peer);
 			close(fd);
 			free(c);
 			continue;
@@ -92,16 +153,14 @@ static void accept_all(struct authd *d, int lfd, bool local)
 	}
 }
 
-static void check_deadlines(struct authd *d)
+/* Deadlines that passed: from the heap, earliest first. */
+static void run_deadlines(struct authd *d)
 {
 	uint64_t now = now_ms();
-	struct conn *c = d->conns, *next;
+	struct conn *c;
 
-	for (; c; c = next) {
-		next = c->next;
-		if (c->deadline_ms && now >= c->deadline_ms)
-			conn_on_deadline(c);	/* may free c */
-	}
+	while ((c = timers_expired(&d->timers, now)))
+		conn_on_deadline(c);	/* may free c */
 }
 
 static void usage(FILE *f)
@@ -129,7 +188,6 @@ int main(int argc, char **argv)
 	bool fg = false, test_only = false, stop = false;
 	int opt, sfd = -1, rc = 1;
 	sigset_t mask;
-	uint64_t next_tick;
 
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -170,6 +228,15 @@ int main(int argc, char **argv)
 		printf("configuration OK: %zu console(s)\n", cf.nconsoles);
 		conf_free(&cf);
 		return 0;
+	}
+	/* The process holds console keys and, for a moment, PAM passwords:
+	   no core dump, no ptrace by other processes of the same user. */
+	struct rlimit no_core = { 0, 0 };
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+	    setrlimit(RLIMIT_CORE, &no_core) != 0) {
+		perror("pamkit-authd: cannot disable core dumps");
+		conf_free(&cf);
+		return 1;
 	}
 	openlog("pamkit-authd", LOG_PID | (fg ? LOG_PERROR : 0), LOG_AUTH);
 	d.conf = &cf;
@@ -220,10 +287,21 @@ int main(int argc, char **argv)
 	       cf.director_name, cf.pam_service);
 	fprintf(stderr, "pamkit-authd: listening on %s\n", bound);
 	fflush(stderr);
-	next_tick = now_ms() + TICK_MS;
+	d.listeners = ls;
+	d.nlisteners = nls;
+	d.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	while (!stop) {
 		uint64_t now = now_ms();
-		int timeout = now >= next_tick ? 0 : (int)(next_tick - now);
+		/* sleep until the next deadline (the heap's first), or until
+		   accepting resumes after running out of fds */
+		int cap = log_limited_flush(&d.refusals, now);
+		if (d.accept_paused_until) {
+			int left = d.accept_paused_until > now ?
+				   (int)(d.accept_paused_until - now) : 0;
+			if (cap < 0 || left < cap)
+				cap = left;
+		}
+		int timeout = timers_wait_ms(&d.timers, now, cap);
 		int n = epoll_wait(d.epfd, evs, MAX_EVENTS, timeout);
 
 		if (n < 0 && errno != EINTR) {
@@ -257,10 +335,9 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
-		if (now_ms() >= next_tick) {
-			check_deadlines(&d);
-			next_tick = now_ms() + TICK_MS;
-		}
+		if (d.accept_paused_until && now_ms() >= d.accept_paused_until)
+			resume_accepting(&d);
+		run_deadlines(&d);
 		conn_reap(&d);	/* destroyed conns, after the whole batch */
 	}
 	syslog(LOG_INFO, "shutting down (%zu connection(s) open)", d.nconns);
@@ -271,6 +348,10 @@ out:
 	conn_reap(&d);
 	while (d.closing)	/* sessions still closing: their workers end them */
 		pam_closing_done(&d, d.closing, true);
+	timers_free(&d.timers);
+	sources_free(&d.sources);
+	if (d.reserve_fd >= 0)
+		close(d.reserve_fd);
 	if (pk_shutdown(3000))
 		syslog(LOG_WARNING, "some PAM modules were still busy at exit");
 	listen_close(&cf, ls, (size_t)nls);

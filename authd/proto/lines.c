@@ -145,3 +145,31 @@ int pam_login_parse(const char *data, size_t n, char *user, char *pass)
 	}
 	return PAM_LOGIN_DIRECT;
 }
+
+size_t log_escape(const char *in, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (!outlen)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		char esc[4];
+		size_t k = 0;
+
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+			esc[k++] = (char)*p;
+		} else {
+			esc[k++] = '\\';
+			esc[k++] = 'x';
+			esc[k++] = hex[*p >> 4];
+			esc[k++] = hex[*p & 15];
+		}
+		if (o + k >= outlen)
+			break;		/* cut at a whole character */
+		memcpy(out + o, esc, k);
+		o += k;
+	}
+	out[o] = '\0';
+	return o;
+}

@@ -36,4 +36,11 @@ int pam_login_parse(const char *data, size_t n, char *user, char *pass);
 /* True when s (n bytes) is valid UTF-8 without NUL. */
 bool utf8_valid(const char *s, size_t n);
 
+/* Attacker-controlled text for a log line: printable ASCII kept, every
+ * other byte (newline, ESC, UTF-8, the backslash itself) as \xNN, so a
+ * user name can never forge a second line or a terminal sequence.  Cut to
+ * outlen - 1 bytes at a whole character; returns the length written. */
+size_t log_escape(const char *in, char *out, size_t outlen);
+#define LOG_ESCAPED_MAX(n) (4 * (n) + 1)
+
 #endif

@@ -119,8 +119,10 @@ static SSL_CTX *base_ctx(const SSL_METHOD *m)
 	 * SSL_has_pending before waiting on the fd: read-ahead data is not
 	 * in the socket any more) */
 	SSL_CTX_set_read_ahead(ctx, 1);
-	/* no session tickets: every login does the full PSK handshake */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	/* no session tickets: every login does the full PSK handshake;
+	 * decrypted records (passwords in 4002 frames and prompt answers) are
+	 * wiped as soon as they are read, not left in freed buffers */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_CLEANSE_PLAINTEXT);
 	/* no dummy ChangeCipherSpec records (TLS 1.3 middlebox mode): one
 	 * record and one write less per flight; peers that send them (bconsole)
 	 * are still accepted.  Key exchange stays psk_dhe_ke (X25519), as an
@@ -252,6 +254,7 @@ SSL_CTX *tlscert_client_ctx(const char *ca_file)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	return ctx;
 }

@@ -84,8 +84,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < sizeof(id)) {
 		char s[PSK_IDENTITY_MAX], again[PSK_IDENTITY_MAX];
 
+		char esc[LOG_ESCAPED_MAX(64)];
+
 		memcpy(s, data, size);
 		s[size] = '\0';
+		/* log lines: never overruns, always terminated, one line */
+		log_escape(s, esc, sizeof(esc));
+		must(!strchr(esc, '\n') && strlen(esc) < sizeof(esc),
+		     "escaped log text");
 		/* a parsed identity must rebuild to the same bytes */
 		if (psk_parse_console_identity(s, id, sizeof(id)) == 0)
 			must(psk_console_identity(id, again, sizeof(again)) >= 0 &&

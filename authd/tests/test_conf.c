@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -121,6 +122,12 @@ static void t_bad(void **st)
 		if (!strstr(err, v[i].msg))
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, v[i].msg);
 	}
+	/* console passwords: a file others may read is refused */
+	write_conf("[console a]\npassword = x\n");
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(conf_load(path, &c, err, sizeof(err)), -1);
+	unlink(path);
+	assert_non_null(strstr(err, "accessible by others"));
 	assert_int_equal(conf_load("/nonexistent/authd.conf", &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "No such file"));
 }

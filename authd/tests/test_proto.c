@@ -206,6 +206,22 @@ static void t_pam_login(void **st)
 	assert_false(utf8_valid("\xc0\xaf", 2));
 }
 
+static void t_log_escape(void **st)
+{
+	char out[LOG_ESCAPED_MAX(8)];
+
+	(void)st;
+	log_escape("alice", out, sizeof(out));
+	assert_string_equal(out, "alice");
+	log_escape("a\nb\x1b[c\\d\xc3\xa9", out, sizeof(out));
+	assert_string_equal(out, "a\\x0ab\\x1b[c\\x5cd\\xc3\\xa9");
+	/* cut at a whole escape, always terminated */
+	char small[6];
+	assert_int_equal(log_escape("ab\ncd", small, sizeof(small)), 2);
+	assert_string_equal(small, "ab");
+	assert_int_equal(log_escape("x", small, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +232,7 @@ int main(void)
 		cmocka_unit_test(t_psk),
 		cmocka_unit_test(t_hello),
 		cmocka_unit_test(t_pam_login),
+		cmocka_unit_test(t_log_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,6 +211,7 @@ def start_authd(tmp, pamd, name, extra, sock):
         f"pam_service = {SERVICE}\npam_confdir = {pamd}\n"
         "max_connections = 2100\nfail_delay_ms = 0\n" + extra +
         "[console benchcon]\npassword = benchsecret\npam = yes\n")
+    conf.chmod(0o600)   # pamkit-authd refuses a config others can read
     logf = tmp / f"{name}.log"
     ns = ns_prefix(tmp, sock, None) if sock else []
     d = subprocess.Popen((ns or []) + [str(DAEMON), "-c", str(conf)],

@@ -72,7 +72,7 @@ def write_pam(confdir, passdb):
 
 
 class Daemon:
-    def __init__(self, tmp, **over):
+    def __init__(self, tmp, nofile=None, **over):
         self.tmp = tmp
         confdir = tmp / "pam.d"
         confdir.mkdir(exist_ok=True)
@@ -110,10 +110,15 @@ class Daemon:
                   "pam_service = bareos-pkslow"]
         self.conf = tmp / "authd.conf"
         self.conf.write_text("\n".join(lines) + "\n")
+        self.conf.chmod(0o600)      # it holds console passwords
         self.log = tmp / "authd.log"
         self.logf = open(self.log, "w")
+        def limit_fds():
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen([str(DAEMON), "-f", "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=self.logf)
+                                     stdout=subprocess.DEVNULL, stderr=self.logf,
+                                     preexec_fn=limit_fds if nofile else None)
         self.port = None
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -1,4 +1,5 @@
 """pamkit-authd end to end on loopback: real libpam, private confdir."""
+import os
 import socket
 import struct
 import threading
@@ -193,7 +194,9 @@ def test_slow_loris(make_daemon):
 
 
 def test_200_concurrent_clients(make_daemon):
-    d = make_daemon(max_connections="300", fail_delay_ms="100")
+    # 200 consoles from one address at once: no per-source limit here
+    d = make_daemon(max_connections="300", fail_delay_ms="100",
+                    max_unauth_per_source="0")
     results = []
     lock = threading.Lock()
     start = threading.Barrier(200)
@@ -259,15 +262,24 @@ def test_config_errors(tmp_path):
                       ("max_connections = -3\n[console a]\npassword = x\n", "bad value"),
                       ("[console a]\n", "has no password")]:
         bad.write_text(text)
+        bad.chmod(0o600)
         r = subprocess.run([str(DAEMON), "-t", "-c", str(bad)],
                            capture_output=True, text=True, timeout=10)
         assert r.returncode == 2 and msg in r.stderr, (text, r.stderr)
     # no console at all (the packaged default): valid, with a warning
     bad.write_text("# every console is commented out\n")
+    bad.chmod(0o600)
     r = subprocess.run([str(DAEMON), "-t", "-c", str(bad)],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 0, r.stderr
     assert "every login is refused" in r.stderr
+    # readable by others: refused, as sshd refuses such host keys
+    bad.write_text("[console a]\npassword = x\n")
+    bad.chmod(0o644)
+    r = subprocess.run([str(DAEMON), "-t", "-c", str(bad)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "accessible by others" in r.stderr
+    assert "chmod 600" in r.stderr
     r = subprocess.run([str(DAEMON), "--version"], capture_output=True,
                        text=True, timeout=10)
     assert r.returncode == 0 and r.stdout.startswith("pamkit-authd ")
@@ -486,10 +498,12 @@ def test_tls_certificate_config_errors(tmp_path):
     conf = tmp_path / "c.conf"
     base = "listen_port = 0\n[console a]\npassword = x\n"
     conf.write_text(f"tls_key = {key}\n" + base)
+    conf.chmod(0o600)
     r = subprocess.run([str(DAEMON), "-t", "-c", str(conf)],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "tls_key without tls_certificate" in r.stderr
     conf.write_text(f"tls_certificate = {crt}\ntls_key = {other_key}\n" + base)
+    conf.chmod(0o600)
     r = subprocess.run([str(DAEMON), "-c", str(conf)],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 1 and "does not match" in r.stderr
@@ -590,4 +604,109 @@ def test_vanished_direct_logins_never_run(make_daemon):
     busy.close()
     time.sleep(0.5)
     assert _pam_log(log).count("AUTH") == 1, _pam_log(log)
+    alice_logs_in(d)
+
+
+def test_attacker_strings_are_escaped_in_the_log(daemon):
+    """A newline or ESC in the 4002 user (the client's bytes) can never
+    forge a second log line or a terminal sequence."""
+    w = start_pam(daemon.port, b"4002\x1eeve\nfake: login: console=pamcon"
+                               b" user=root\x1b[2J\x1ewrong")
+    assert w.closed_by_server()
+    w.close()
+    deadline = time.monotonic() + 5
+    while "login failed: console=pamcon user=eve" not in daemon.logtext() \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = daemon.logtext()
+    line = [ln for ln in log.splitlines() if "user=eve" in ln]
+    assert len(line) == 1, log
+    assert "eve\\x0afake: login: console=pamcon user=root\\x1b[2J" in line[0]
+    assert "\x1b" not in log
+    assert not any(ln.startswith("fake:") for ln in log.splitlines())
+
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_slow_loris_1000_connections_from_one_source(make_daemon):
+    """1,000 connections from 127.0.0.2 that trickle a byte now and then:
+    that source gets max_unauth_per_source of them, the rest are closed at
+    once (with a rate-limited log), and fresh logins from 127.0.0.1 keep
+    succeeding meanwhile."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    d = make_daemon(max_connections="2000", max_unauth_per_source="16",
+                    preauth_timeout_ms="60000", login_timeout_ms="60000")
+    held = []
+    try:
+        for _ in range(1000):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(5)
+            try:
+                s.connect(("127.0.0.1", d.port))
+                s.sendall(b"\x00")          # half a frame header
+                held.append(s)
+            except OSError:
+                s.close()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        for _ in range(5):
+            alice_logs_in(d)                # another source: not starved
+        assert time.monotonic() - t0 < 10
+        for s in held[:200]:
+            try:
+                s.sendall(b"\x00")          # the trickle goes on
+            except OSError:
+                pass
+        alice_logs_in(d)
+        time.sleep(1.2)                     # the dropped-lines summary
+        log = d.logtext()
+        refused = log.count("127.0.0.2 has 16 connections not logged in")
+        assert 0 < refused <= 60, refused   # rate-limited, not 984 lines
+        assert "more such lines in the last second not logged" in log
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_emfile_does_not_spin(make_daemon):
+    """At the fd limit the daemon closes what it cannot take and pauses
+    accepting: the CPU stays idle, and logins work again afterwards."""
+    d = make_daemon(nofile=48, max_unauth_per_source="0",
+                    preauth_timeout_ms="60000", login_timeout_ms="60000")
+    held = []
+    for _ in range(80):
+        try:
+            held.append(socket.create_connection(("127.0.0.1", d.port),
+                                                 timeout=5))
+        except OSError:
+            pass
+    time.sleep(0.5)
+    c0 = _cpu_seconds(d.proc.pid)
+    time.sleep(2.0)
+    used = _cpu_seconds(d.proc.pid) - c0
+    assert used < 0.3, f"{used:.2f} s of CPU in 2 s at EMFILE"
+    assert "out of file descriptors" in d.logtext()
+    for s in held:
+        s.close()
+    time.sleep(0.3)
+    alice_logs_in(d)
+
+
+def test_preauth_deadline(make_daemon):
+    """A connection that does not get through TLS/Hello/CRAM-MD5 within
+    preauth_timeout_ms is closed, whatever login_timeout_ms allows."""
+    d = make_daemon(preauth_timeout_ms="300", login_timeout_ms="20000",
+                    fail_delay_ms="50")
+    w = Wire(d.port, timeout=10)
+    t0 = time.monotonic()
+    assert w.closed_by_server()
+    assert time.monotonic() - t0 < 3
+    w.close()
     alice_logs_in(d)
