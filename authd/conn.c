@@ -34,6 +34,20 @@ static void uncount(struct conn *c)
 	}
 }
 
+struct conf_gen *conf_gen_ref(struct conf_gen *g)
+{
+	g->refs++;
+	return g;
+}
+
+void conf_gen_unref(struct conf_gen *g)
+{
+	if (g && --g->refs == 0) {
+		conf_free(&g->cf);
+		free(g);
+	}
+}
+
 uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -64,7 +78,7 @@ static const struct lognames *names(const struct conn *c, struct lognames *n)
 
 void conn_fail(struct conn *c, const char *why, unsigned int delay_ms)
 {
-	unsigned int wait = c->d->conf->fail_delay_ms;
+	unsigned int wait = c->conf->fail_delay_ms;
 
 	if (c->state == CS_FAILING || c->dead)
 		return;
@@ -276,7 +290,7 @@ void conn_login_done(struct conn *c)
 		conn_send(c, "", 1);
 	}
 	n = snprintf(line, sizeof(line), "1000%cOK: %s Version: %s", RS,
-		     c->d->conf->director_name, c->d->conf->version);
+		     c->conf->director_name, c->conf->version);
 	if (n > 0 && (size_t)n < sizeof(line))
 		conn_send(c, line, (size_t)n);
 	if (c->pam_kind)
@@ -295,8 +309,8 @@ void conn_login_done(struct conn *c)
 	       c->pam_kind ? " (PAM)" : "");
 	c->state = CS_CONSOLE;
 	uncount(c);
-	conn_deadline(c, c->d->conf->idle_timeout_ms ?
-		      now_ms() + c->d->conf->idle_timeout_ms : 0);
+	conn_deadline(c, c->conf->idle_timeout_ms ?
+		      now_ms() + c->conf->idle_timeout_ms : 0);
 }
 
 void conn_on_pam(struct conn *c)
@@ -335,19 +349,19 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 			fail(c, "malformed Hello");
 			return;
 		}
-		c->cc = conf_console(c->d->conf, c->console);
+		c->cc = conf_console(c->conf, c->console);
 		if (c->tls) {
 			const char *id = tlspsk_peer_identity(c->ssl);
 
 			/* no PSK: certificate TLS (when configured), and
 			 * CRAM-MD5 alone authenticates the console */
 			if (id ? strcmp(id, c->console) != 0 :
-				 !c->d->conf->tls_certificate) {
+				 !c->conf->tls_certificate) {
 				fail(c, "Hello name differs from the TLS-PSK identity");
 				return;
 			}
 		}
-		snprintf(own, sizeof(own), "R_DIRECTOR::%s", c->d->conf->director_name);
+		snprintf(own, sizeof(own), "R_DIRECTOR::%s", c->conf->director_name);
 		for (char *p = own; *p; p++)
 			if (*p == ' ')
 				*p = '\x01';
@@ -374,7 +388,7 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 			fail(c, "malformed challenge");
 			return;
 		}
-		snprintf(own, sizeof(own), "@R_DIRECTOR::%s>", c->d->conf->director_name);
+		snprintf(own, sizeof(own), "@R_DIRECTOR::%s>", c->conf->director_name);
 		if (strstr(chal, own)) {
 			fail(c, "challenge carries our own name (reflection)");
 			return;
@@ -398,7 +412,7 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 		}
 		conn_send_str(c, PAM_REQUIRED_MSG);
 		c->state = CS_PAM_MODE;
-		conn_deadline(c, c->started_ms + c->d->conf->login_timeout_ms);
+		conn_deadline(c, c->started_ms + c->conf->login_timeout_ms);
 		break;
 	case CS_PAM_MODE: {
 		char *u = calloc(1, PAM_FIELD_MAX + 1);
@@ -432,8 +446,8 @@ static void handle_frame(struct conn *c, int32_t sig, const char *data,
 		pam_relay_answer(c, data, n);
 		break;
 	case CS_CONSOLE:
-		if (c->d->conf->idle_timeout_ms)
-			conn_deadline(c, now_ms() + c->d->conf->idle_timeout_ms);
+		if (c->conf->idle_timeout_ms)
+			conn_deadline(c, now_ms() + c->conf->idle_timeout_ms);
 		console_command(c, data, n);
 		break;
 	default:
@@ -517,7 +531,7 @@ static void detect(struct conn *c)
 		c->state = CS_TLS_HANDSHAKE;
 		return;
 	}
-	if (c->d->conf->tls != TLS_OPTIONAL) {
+	if (c->conf->tls != TLS_OPTIONAL) {
 		hangup(c, "cleartext refused (tls = required)");
 		return;
 	}
@@ -614,7 +628,7 @@ void conn_on_deadline(struct conn *c)
 
 void conn_start(struct conn *c)
 {
-	const struct authd_conf *cf = c->d->conf;
+	const struct authd_conf *cf = c->conf;
 	unsigned int pre = cf->preauth_timeout_ms < cf->login_timeout_ms ?
 			   cf->preauth_timeout_ms : cf->login_timeout_ms;
 
@@ -634,6 +648,10 @@ void conn_destroy(struct conn *c)
 	pam_login_release(c);	/* never blocks: workers finish PAM */
 	uncount(c);
 	conn_deadline(c, 0);
+	conf_gen_unref(c->gen);
+	c->gen = NULL;
+	c->conf = NULL;
+	c->cc = NULL;
 	if (c->fd >= 0)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	if (c->ssl) {

@@ -53,8 +53,19 @@ struct closing {
 	struct closing *next;
 };
 
+/* One loaded configuration; a connection keeps the one it started with
+   (SIGHUP loads a new one), the daemon holds the current one. */
+struct conf_gen {
+	struct authd_conf cf;
+	unsigned int refs;
+};
+struct conf_gen *conf_gen_ref(struct conf_gen *g);
+void conf_gen_unref(struct conf_gen *g);
+
 struct conn {
 	struct authd *d;
+	struct conf_gen *gen;	/* a reference */
+	const struct authd_conf *conf;	/* &gen->cf */
 	struct conn *prev, *next;
 	struct watch w_sock;
 	int fd;
@@ -98,7 +109,8 @@ struct conn {
 };
 
 struct authd {
-	const struct authd_conf *conf;
+	struct conf_gen *gen;		/* the current configuration */
+	const struct authd_conf *conf;	/* &gen->cf */
 	SSL_CTX *ssl_ctx;
 	int epfd;
 	struct closing *closing;	/* sessions being closed */

@@ -33,7 +33,7 @@ void console_command(struct conn *c, const char *cmd, size_t n)
 		reply(c, out);
 	} else if (!strcmp(line, "version")) {
 		snprintf(out, sizeof(out), "%s Version: %s (pamkit-authd %s)\n",
-			 c->d->conf->director_name, c->d->conf->version,
+			 c->conf->director_name, c->conf->version,
 			 PAMKIT_AUTHD_VERSION);
 		reply(c, out);
 	} else if (!strcmp(line, ".api") || !strncmp(line, ".api ", 5)) {

@@ -28,11 +28,70 @@
 
 #define MAX_EVENTS 128
 
+/* TLS-PSK: the console's key in the current configuration. */
 static const char *key_lookup(const char *console, void *arg)
 {
-	const struct console_conf *cc = conf_console(arg, console);
+	const struct authd *d = arg;
+	const struct console_conf *cc = conf_console(d->conf, console);
 
 	return cc ? cc->key : NULL;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/*
+ * SIGHUP: read the configuration again.  Consoles, keys, PAM settings,
+ * timeouts and limits apply to connections accepted from now on; the
+ * connections already there (logged-in consoles) keep theirs and stay.
+ * What the listeners and the TLS certificate were made from needs a
+ * restart: said in the log, the old values stay.
+ */
+static void reload(struct authd *d, const char *path, const char *port)
+{
+	struct conf_gen *g = calloc(1, sizeof(*g));
+	const struct authd_conf *old = d->conf;
+	char err[512];
+
+	if (!g || conf_load(path, &g->cf, err, sizeof(err))) {
+		syslog(LOG_ERR, "SIGHUP: configuration not reloaded: %s",
+		       g ? err : "out of memory");
+		free(g);
+		return;
+	}
+	g->refs = 1;
+	if (port) {
+		free(g->cf.listen_port);
+		g->cf.listen_port = strdup(port);
+	}
+	if (!same_str(g->cf.listen_address, old->listen_address) ||
+	    !same_str(g->cf.listen_port, old->listen_port) ||
+	    !same_str(g->cf.listen_unix, old->listen_unix) ||
+	    !same_str(g->cf.tls_certificate, old->tls_certificate) ||
+	    !same_str(g->cf.tls_key, old->tls_key))
+		syslog(LOG_WARNING, "SIGHUP: listen_* and tls_certificate/tls_key "
+		       "changes need a restart; the old ones stay");
+	/* the running listeners were made from these: keep them */
+	char **keep[] = { &g->cf.listen_address, &g->cf.listen_port,
+			  &g->cf.listen_unix, &g->cf.tls_certificate,
+			  &g->cf.tls_key };
+	char *const *from[] = { &old->listen_address, &old->listen_port,
+				&old->listen_unix, &old->tls_certificate,
+				&old->tls_key };
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		free(*keep[i]);
+		*keep[i] = *from[i] ? strdup(*from[i]) : NULL;
+	}
+	conf_gen_unref(d->gen);
+	d->gen = g;
+	d->conf = &g->cf;
+	struct pk_pool_config pc = { .max_workers = g->cf.pam_threads,
+				     .max_queue = g->cf.pam_queue };
+	pk_pool_configure(&pc);
+	syslog(LOG_INFO, "SIGHUP: configuration reloaded (%zu console(s)); "
+	       "%zu connection(s) keep theirs", g->cf.nconsoles, d->nconns);
 }
 
 /* Out of file descriptors (EMFILE/ENFILE): a level-triggered listener
@@ -129,6 +188,8 @@ static void accept_all(struct authd *d, int lfd, bool local)
 			continue;
 		}
 		c->d = d;
+		c->gen = conf_gen_ref(d->gen);
+		c->conf = &c->gen->cf;
 		c->fd = fd;
 		c->w_sock.kind = WATCH_SOCK;
 		c->w_sock.conn = c;
@@ -238,22 +299,32 @@ int main(int argc, char **argv)
 		conf_free(&cf);
 		return 1;
 	}
+	/* From here the configuration is a reference-counted generation:
+	   SIGHUP swaps in a new one, connections keep theirs. */
+	d.gen = calloc(1, sizeof(*d.gen));
+	if (!d.gen) {
+		conf_free(&cf);
+		return 1;
+	}
+	d.gen->cf = cf;
+	d.gen->refs = 1;
+	memset(&cf, 0, sizeof(cf));
+	d.conf = &d.gen->cf;
 	openlog("pamkit-authd", LOG_PID | (fg ? LOG_PERROR : 0), LOG_AUTH);
-	d.conf = &cf;
 	d.epfd = -1;
-	d.ssl_ctx = tlspsk_server_ctx(key_lookup, &cf);
+	d.ssl_ctx = tlspsk_server_ctx(key_lookup, &d);
 	if (!d.ssl_ctx) {
 		fprintf(stderr, "pamkit-authd: cannot set up TLS-PSK\n");
 		goto out;
 	}
-	if (cf.tls_certificate &&
-	    tlspsk_server_use_cert(d.ssl_ctx, cf.tls_certificate,
-				   cf.tls_key ? cf.tls_key : cf.tls_certificate,
+	if (d.conf->tls_certificate &&
+	    tlspsk_server_use_cert(d.ssl_ctx, d.conf->tls_certificate,
+				   d.conf->tls_key ? d.conf->tls_key : d.conf->tls_certificate,
 				   err, sizeof(err))) {
 		fprintf(stderr, "pamkit-authd: %s\n", err);
 		goto out;
 	}
-	nls = listen_open(&cf, ls, LISTEN_MAX, bound, sizeof(bound));
+	nls = listen_open(d.conf, ls, LISTEN_MAX, bound, sizeof(bound));
 	if (nls < 0) {
 		nls = 0;
 		goto out;
@@ -280,11 +351,11 @@ int main(int argc, char **argv)
 		goto out;
 	/* PAM operations borrow libpamkit's workers: this many at once,
 	   then a bounded queue (past it a login is refused at once). */
-	struct pk_pool_config pc = { .max_workers = cf.pam_threads,
-				     .max_queue = cf.pam_queue };
+	struct pk_pool_config pc = { .max_workers = d.conf->pam_threads,
+				     .max_queue = d.conf->pam_queue };
 	pk_pool_configure(&pc);
 	syslog(LOG_INFO, "listening on %s (director %s, PAM service %s)", bound,
-	       cf.director_name, cf.pam_service);
+	       d.conf->director_name, d.conf->pam_service);
 	fprintf(stderr, "pamkit-authd: listening on %s\n", bound);
 	fflush(stderr);
 	d.listeners = ls;
@@ -319,9 +390,12 @@ int main(int argc, char **argv)
 			case WATCH_SIGNAL: {
 				struct signalfd_siginfo si;
 
-				while (read(sfd, &si, sizeof(si)) == sizeof(si))
-					if (si.ssi_signo != SIGHUP)
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP)
+						reload(&d, config, port);
+					else
 						stop = true;
+				}
 				break;
 			}
 			case WATCH_SOCK:
@@ -354,14 +428,15 @@ out:
 		close(d.reserve_fd);
 	if (pk_shutdown(3000))
 		syslog(LOG_WARNING, "some PAM modules were still busy at exit");
-	listen_close(&cf, ls, (size_t)nls);
+	listen_close(d.conf, ls, (size_t)nls);
 	if (sfd >= 0)
 		close(sfd);
 	if (d.epfd >= 0)
 		close(d.epfd);
 	tlspsk_server_ctx_free(d.ssl_ctx);
 	closelog();
+	conf_gen_unref(d.gen);	/* connections are gone: the last ref */
 out_conf:
-	conf_free(&cf);
+	conf_free(&cf);		/* empty once d.gen took it over */
 	return rc;
 }

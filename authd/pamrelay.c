@@ -70,7 +70,7 @@ static int start_op(struct conn *c, enum pk_op op)
 
 void pam_login_start(struct conn *c, char *pass)
 {
-	const struct authd_conf *cf = c->d->conf;
+	const struct authd_conf *cf = c->conf;
 	struct pk_options o = { 0 };
 	struct epoll_event ev = { 0 };
 	char rhost[sizeof(c->peer)];
@@ -247,7 +247,7 @@ static void on_done(struct conn *c, int rc)
 		start_op(c, PK_OP_ACCT_MGMT);
 		return;
 	}
-	if (c->op == PK_OP_ACCT_MGMT && c->d->conf->pam_session) {
+	if (c->op == PK_OP_ACCT_MGMT && c->conf->pam_session) {
 		start_op(c, PK_OP_OPEN_SESSION);
 		return;
 	}

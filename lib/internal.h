@@ -129,6 +129,7 @@ int pk__pool_submit(pk_txn *txn);	/* txn->mu held; FIFO */
 bool pk__pool_withdraw(pk_txn *txn);	/* txn->mu held; true if dequeued */
 void pk__pool_after_fork_child(void);
 void pk__pool_prewake(void);		/* a pk_start is likely soon */
+void pk__pool_returning(void);		/* this worker is about to go idle */
 
 /* step.c */
 void pk__set_state(pk_txn *txn, enum txn_state st);	/* txn->mu held */

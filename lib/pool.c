@@ -27,6 +27,7 @@ static struct {
 	unsigned int n_spinning;	/* ... of which spinning (spin.h) */
 	unsigned int hint;		/* bumped by pk__pool_prewake */
 	unsigned int n_busy;
+	unsigned int n_returning;	/* atomic: done, on their way to idle */
 	unsigned int n_threads;
 	unsigned int max_workers, max_idle, max_queue;
 	long spin_ns;			/* atomic: read without the lock */
@@ -113,6 +114,7 @@ static void *worker_main(void *arg)
 		pk__run_stepwise(txn);
 
 		pthread_mutex_lock(&pool.mu);
+		__atomic_sub_fetch(&pool.n_returning, 1, __ATOMIC_RELAXED);
 		pool.n_busy--;
 		pthread_cond_broadcast(&pool.changed);
 		if (!pool.head && (pool.stopping || pool.n_idle >= pool.max_idle))
@@ -151,9 +153,13 @@ int pk__pool_submit(pk_txn *txn)
 		rc = -ENOBUFS;
 		goto out;
 	}
-	/* Waiting idle threads take queued work first; a new thread only
-	   when every existing one is busy and the cap allows it. */
-	if (pool.n_idle <= pool.n_queued && pool.n_threads < pool.max_workers) {
+	/* Waiting idle threads take queued work first, and so does one that
+	   just posted its result (an event loop starts the next operation
+	   before that worker is back); a new thread only when every existing
+	   one is busy and the cap allows it. */
+	unsigned int avail = pool.n_idle +
+		__atomic_load_n(&pool.n_returning, __ATOMIC_RELAXED);
+	if (avail <= pool.n_queued && pool.n_threads < pool.max_workers) {
 		rc = spawn();
 		if (rc < 0 && pool.n_threads == 0)
 			goto out;	/* nobody would ever run it */
@@ -187,6 +193,11 @@ void pk__pool_prewake(void)
 	if (!pool.n_spinning && pool.n_idle && !pool.head)
 		pthread_cond_signal(&pool.work);
 	pthread_mutex_unlock(&pool.mu);
+}
+
+void pk__pool_returning(void)
+{
+	__atomic_add_fetch(&pool.n_returning, 1, __ATOMIC_RELAXED);
 }
 
 bool pk__pool_withdraw(pk_txn *txn)
@@ -248,6 +259,7 @@ void pk__pool_after_fork_child(void)
 	pthread_cond_init(&pool.changed, NULL);
 	pool.head = pool.tail = NULL;
 	pool.n_queued = pool.n_idle = pool.n_busy = pool.n_threads = 0;
+	pool.n_returning = pool.n_spinning = 0;
 	pool.stopping = false;
 }
 

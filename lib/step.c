@@ -74,6 +74,7 @@ void pk__run_stepwise(pk_txn *txn)
 		txn->runner_set = false;
 	}
 	txn->result = rc;
+	pk__pool_returning();	/* the next pk_start need not spawn */
 	pk__set_state(txn, ST_DONE);
 	if (txn->orphaned || txn->end_deferred) {
 		/* pk_txn_end gave up waiting, or was called from inside this
