@@ -1,6 +1,8 @@
-/* conf.c - parse pamkit-authd.conf: "key = value" lines, "[console NAME]"
- * sections, '#' comments. */
+/* conf.c - pamkit-authd's configuration: reading the file safely, the
+ * setters both syntaxes share, and the "key = value" / "[console NAME]"
+ * form.  The Bareos resource form is bconf.c. */
 #include "conf.h"
+#include "conf_int.h"
 #include "cram.h"
 
 #include <ctype.h>
@@ -10,13 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define LINE_MAX_LEN 1024
 
-static void seterr(char *err, size_t n, const char *path, unsigned ln,
-		   const char *fmt, ...)
+void seterr(char *err, size_t n, const char *path, unsigned ln,
+	    const char *fmt, ...)
 {
 	va_list ap;
 	int k = snprintf(err, n, "%s:%u: ", path, ln);
@@ -40,7 +43,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static int parse_uint(const char *v, unsigned int max, unsigned int *out)
+int parse_uint(const char *v, unsigned int max, unsigned int *out)
 {
 	char *end;
 	unsigned long x;
@@ -55,18 +58,19 @@ static int parse_uint(const char *v, unsigned int max, unsigned int *out)
 	return 0;
 }
 
-static int parse_bool(const char *v, bool *out)
+int parse_bool(const char *v, bool *out)
 {
-	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+	/* Bareos writes yes/no, true/false in any case */
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1"))
 		*out = true;
-	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0"))
 		*out = false;
 	else
 		return -1;
 	return 0;
 }
 
-static int set_str(char **dst, const char *v)
+int set_str(char **dst, const char *v)
 {
 	char *d = strdup(v);
 
@@ -109,7 +113,7 @@ static const struct {
 	{ "pam_queue", offsetof(struct authd_conf, pam_queue), 1, 1000000 },
 };
 
-static int global_key(struct authd_conf *c, const char *k, const char *v)
+int conf_global_key(struct authd_conf *c, const char *k, const char *v)
 {
 	for (size_t i = 0; i < sizeof(str_keys) / sizeof(str_keys[0]); i++)
 		if (!strcmp(k, str_keys[i].name))
@@ -146,15 +150,36 @@ static int global_key(struct authd_conf *c, const char *k, const char *v)
 	return -2;
 }
 
-static int console_key(struct console_conf *cc, const char *k, const char *v)
+/* A password as Bareos stores it: "[md5]" and the MD5 hex of the
+   password (what CRAM-MD5 keys with), or the password itself. */
+int conf_password_key(const char *v, char **key)
 {
 	char hex[MD5_HEX_LEN + 1];
+	int rc;
 
-	if (!strcmp(k, "password")) {
-		if (md5_hex(v, strlen(v), hex))
+	if (!strncmp(v, "[md5]", 5)) {
+		const char *h = v + 5;
+
+		if (strlen(h) != MD5_HEX_LEN)
 			return -1;
-		return set_str(&cc->key, hex);
+		for (size_t i = 0; i < MD5_HEX_LEN; i++) {
+			if (!isxdigit((unsigned char)h[i]))
+				return -1;
+			hex[i] = (char)tolower((unsigned char)h[i]);
+		}
+		hex[MD5_HEX_LEN] = '\0';
+	} else if (md5_hex(v, strlen(v), hex)) {
+		return -1;
 	}
+	rc = set_str(key, hex);
+	explicit_bzero(hex, sizeof(hex));
+	return rc;
+}
+
+int conf_console_key(struct console_conf *cc, const char *k, const char *v)
+{
+	if (!strcmp(k, "password"))
+		return conf_password_key(v, &cc->key);
 	if (!strcmp(k, "pam"))
 		return parse_bool(v, &cc->pam);
 	if (!strcmp(k, "pam_service"))
@@ -162,7 +187,7 @@ static int console_key(struct console_conf *cc, const char *k, const char *v)
 	return -2;
 }
 
-static int set_defaults(struct authd_conf *c)
+int conf_defaults(struct authd_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->max_connections = 256;
@@ -185,26 +210,19 @@ static int set_defaults(struct authd_conf *c)
 	return 0;
 }
 
-int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
+/* The whole file, or NULL with err set.  It holds console passwords: as
+   sshd with its host keys, a file others may read or change is refused. */
+char *conf_read_checked(const char *path, char *err, size_t errlen)
 {
-	FILE *f = NULL;
-	char line[LINE_MAX_LEN + 2];
-	unsigned ln = 0;
-	struct console_conf *cur = NULL;
-	int rc = -1;
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "re");
 
-	if (set_defaults(c)) {
-		seterr(err, errlen, path, 0, "out of memory");
-		goto out;
-	}
-	f = fopen(path, "re");
 	if (!f) {
 		seterr(err, errlen, path, 0, "%s", strerror(errno));
-		goto out;
+		return NULL;
 	}
-	/* It holds the console passwords: as sshd with its host keys, refuse
-	 * a file that others may read or change. */
-	struct stat st;
 	if (fstat(fileno(f), &st) != 0) {
 		seterr(err, errlen, path, 0, "%s", strerror(errno));
 		goto out;
@@ -216,15 +234,53 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
 		       (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid);
 		goto out;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	if (!S_ISREG(st.st_mode) || st.st_size > CONF_FILE_MAX) {
+		seterr(err, errlen, path, 0, "not a regular file of at most %d "
+		       "bytes", CONF_FILE_MAX);
+		goto out;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		seterr(err, errlen, path, 0, "out of memory");
+		goto out;
+	}
+	len = fread(text, 1, (size_t)st.st_size, f);
+	if (ferror(f) || memchr(text, '\0', len)) {
+		explicit_bzero(text, len);
+		free(text);
+		text = NULL;
+		seterr(err, errlen, path, 0, "read error or NUL byte");
+		goto out;
+	}
+	text[len] = '\0';
+out:
+	fclose(f);
+	return text;
+}
+
+/* The "key = value" lines and "[console NAME]" sections. */
+static int ini_parse(const char *path, const char *text, struct authd_conf *c,
+		     char *err, size_t errlen)
+{
+	char line[LINE_MAX_LEN + 2];
+	unsigned ln = 0;
+	struct console_conf *cur = NULL;
+	int rc = -1;
+
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
 		char *s, *eq, *k, *v;
 		int r;
 
 		ln++;
-		if (!strchr(line, '\n') && !feof(f)) {
+		if (n > LINE_MAX_LEN) {
 			seterr(err, errlen, path, ln, "line too long");
 			goto out;
 		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p += n + (nl ? 1 : 0);
 		s = strchr(line, '#');
 		if (s)
 			*s = '\0';
@@ -244,19 +300,8 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
 				seterr(err, errlen, path, ln, "bad console name");
 				goto out;
 			}
-			if (conf_console(c, k)) {
-				seterr(err, errlen, path, ln, "duplicate console \"%s\"", k);
+			if (!(cur = conf_add_console(c, k, path, ln, err, errlen)))
 				goto out;
-			}
-			if (c->nconsoles == CONF_MAX_CONSOLES) {
-				seterr(err, errlen, path, ln, "too many consoles");
-				goto out;
-			}
-			cur = &c->consoles[c->nconsoles++];
-			if (set_str(&cur->name, k)) {
-				seterr(err, errlen, path, ln, "out of memory");
-				goto out;
-			}
 			continue;
 		}
 		eq = strchr(s, '=');
@@ -271,7 +316,7 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
 			seterr(err, errlen, path, ln, "empty value for \"%s\"", k);
 			goto out;
 		}
-		r = cur ? console_key(cur, k, v) : global_key(c, k, v);
+		r = cur ? conf_console_key(cur, k, v) : conf_global_key(c, k, v);
 		if (r == -2) {
 			seterr(err, errlen, path, ln, "unknown key \"%s\"", k);
 			goto out;
@@ -282,26 +327,66 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
 		}
 		explicit_bzero(line, sizeof(line));	/* may hold a password */
 	}
-	if (ferror(f)) {
-		seterr(err, errlen, path, ln, "read error");
+	rc = 0;
+out:
+	explicit_bzero(line, sizeof(line));
+	return rc;
+}
+
+struct console_conf *conf_add_console(struct authd_conf *c, const char *name,
+				      const char *path, unsigned ln,
+				      char *err, size_t errlen)
+{
+	struct console_conf *cc;
+
+	if (conf_console(c, name)) {
+		seterr(err, errlen, path, ln, "duplicate console \"%s\"", name);
+		return NULL;
+	}
+	if (c->nconsoles == CONF_MAX_CONSOLES) {
+		seterr(err, errlen, path, ln, "too many consoles");
+		return NULL;
+	}
+	cc = &c->consoles[c->nconsoles++];
+	if (set_str(&cc->name, name)) {
+		seterr(err, errlen, path, ln, "out of memory");
+		return NULL;
+	}
+	return cc;
+}
+
+int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
+{
+	char *text = NULL;
+	int rc = -1;
+
+	if (conf_defaults(c)) {
+		seterr(err, errlen, path, 0, "out of memory");
 		goto out;
 	}
+	if (!(text = conf_read_checked(path, err, errlen)))
+		goto out;
+	/* Bareos resources ("Director {", "Console {") or our key lines */
+	if (bconf_is_bareos(text) ? bconf_parse(path, text, c, err, errlen, 0)
+				  : ini_parse(path, text, c, err, errlen))
+		goto out;
 	for (size_t i = 0; i < c->nconsoles; i++) {
 		if (!c->consoles[i].key) {
-			seterr(err, errlen, path, ln, "console \"%s\" has no password",
+			seterr(err, errlen, path, 0, "console \"%s\" has no password",
 			       c->consoles[i].name);
 			goto out;
 		}
 	}
 	if (c->tls_key && !c->tls_certificate) {
-		seterr(err, errlen, path, ln, "tls_key without tls_certificate");
+		seterr(err, errlen, path, 0, "tls_key without tls_certificate");
 		goto out;
 	}
 	rc = 0;
 out:
-	explicit_bzero(line, sizeof(line));
-	if (f)
-		fclose(f);
+	if (text) {
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
 	if (rc)
 		conf_free(c);
 	return rc;

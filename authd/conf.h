@@ -6,6 +6,8 @@
 #include <stddef.h>
 
 #define CONF_MAX_CONSOLES 64
+/* The console bconsole uses with the Director's own password. */
+#define DEFAULT_CONSOLE "*UserAgent*"
 
 struct console_conf {
 	char *name;

@@ -283,7 +283,7 @@ int main(int argc, char **argv)
 		cf.listen_port = p;
 	}
 	if (cf.nconsoles == 0)
-		fprintf(stderr, "pamkit-authd: %s: no [console NAME] section: "
+		fprintf(stderr, "pamkit-authd: %s: no console defined: "
 			"every login is refused\n", config);
 	if (test_only) {
 		printf("configuration OK: %zu console(s)\n", cf.nconsoles);

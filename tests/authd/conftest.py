@@ -72,7 +72,7 @@ def write_pam(confdir, passdb):
 
 
 class Daemon:
-    def __init__(self, tmp, nofile=None, **over):
+    def __init__(self, tmp, nofile=None, raw_conf=None, **over):
         self.tmp = tmp
         confdir = tmp / "pam.d"
         confdir.mkdir(exist_ok=True)
@@ -109,7 +109,10 @@ class Daemon:
                   "[console pkslow]", f"password = {CONSOLE_PW}", "pam = yes",
                   "pam_service = bareos-pkslow"]
         self.conf = tmp / "authd.conf"
-        self.conf.write_text("\n".join(lines) + "\n")
+        text = "\n".join(lines) + "\n"
+        if raw_conf is not None:    # a whole file of the test's own
+            text = raw_conf.replace("@CONFDIR@", str(confdir))
+        self.conf.write_text(text)
         self.conf.chmod(0o600)      # it holds console passwords
         self.log = tmp / "authd.log"
         self.logf = open(self.log, "w")

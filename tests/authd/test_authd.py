@@ -6,7 +6,7 @@ import threading
 import time
 
 from bareos_wire import EOD, TERMINATE, Wire, bareos_b64, cram
-from conftest import PKTEST
+from conftest import CONSOLE_PW, PKTEST
 
 GREET = b"1000\x1eOK: pamkit-test-dir Version: 0.1.0 (pamkit test)"
 LOGGED_IN = b"1002\x1eYou are logged in as: alice"
@@ -280,7 +280,7 @@ def test_config_errors(tmp_path):
     r = subprocess.run([str(DAEMON), "-t", "-c", str(bad)],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 0, r.stderr
-    assert "every login is refused" in r.stderr
+    assert "no console defined: every login is refused" in r.stderr
     # readable by others: refused, as sshd refuses such host keys
     bad.write_text("[console a]\npassword = x\n")
     bad.chmod(0o644)
@@ -777,3 +777,43 @@ def test_sigterm_with_a_module_stuck_for_a_minute(make_daemon):
     assert time.monotonic() - t0 < 5
     assert d.proc.returncode == 0
     w.close()
+
+
+def test_bareos_syntax_configuration(make_daemon):
+    """The Director and Console resources of a bareos-dir.conf, as an admin
+    has them: a console name with a space, an [md5] password, the
+    default console from the Director's password, other resources
+    skipped; the daemon's own keys in the Director."""
+    import hashlib
+    md5 = hashlib.md5(CONSOLE_PW.encode()).hexdigest().upper()
+    conf = f"""
+Director {{
+  Name = pamkit-test-dir
+  Password = "dirsecret"
+  DirPort = 0
+  DirAddress = 127.0.0.1
+  TLS Require = no
+  Maximum Concurrent Jobs = 10
+  Messages = Daemon
+  Pam Confdir = "@CONFDIR@"
+  Pam Service = bareos
+  Version = "0.1.0 (pamkit test)"
+}}
+Job {{ Name = "backup"; Client = c; Schedule = {{ Run = daily }} }}
+Console {{
+  Name = "web admin"
+  Password = "[md5]{md5}"
+  Profile = "webui-admin"
+  UsePamAuthentication = yes
+}}
+User {{ Name = alice }}
+"""
+    d = make_daemon(raw_conf=conf)
+    r = d.console("-u", "alice", console="web admin",
+                  env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    assert r.returncode == 0, r.stderr + d.logtext()
+    assert r.stdout == "alice\n"
+    assert "console=web admin user=alice" in d.logtext()
+    # bconsole's default console: the Director's password, no PAM
+    r = d.console(console="*UserAgent*", password="dirsecret")
+    assert r.returncode == 0, r.stderr + d.logtext()
