@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <openssl/ssl.h>
 #include <pamkit/pamkit.h>
 
@@ -149,10 +150,31 @@ void conn_destroy(struct conn *c);
 /* Free destroyed conns (end of a loop iteration). */
 void conn_reap(struct authd *d);
 
-/* Used by console.c */
+/* conn.c */
+void conn_hangup(struct conn *c, const char *why);	/* why NULL: quiet */
+/* The console's and the user's names as a log line may show them: both
+   come from the client (escaped, log_escape). */
+struct lognames {
+	char console[LOG_ESCAPED_MAX(NAME_MAX_LEN)];
+	char user[LOG_ESCAPED_MAX(PAM_FIELD_MAX)];
+};
+const struct lognames *conn_names(const struct conn *c, struct lognames *n);
+void conn_uncount(struct conn *c);	/* no longer unauthenticated */
+
+/* login.c: the login state machine */
+void conn_set_state(struct conn *c, enum conn_state st);	/* the one place */
+void conn_detect(struct conn *c);	/* TLS or cleartext, first byte */
+void conn_handshake(struct conn *c);
+void conn_read_frames(struct conn *c);
+
+/* connio.c: buffered frames out, reads in, epoll interest */
 int conn_send(struct conn *c, const void *data, size_t n);
 int conn_send_str(struct conn *c, const char *s);
 int conn_send_signal(struct conn *c, int32_t sig);
+int conn_flush(struct conn *c);		/* 0, or -1 when it broke */
+ssize_t conn_read(struct conn *c, void *buf, size_t n);
+bool conn_reading_state(enum conn_state s);
+void conn_rearm(struct conn *c, uint32_t ignored);
 
 /* pamrelay.c */
 void pam_login_start(struct conn *c, char *pass);	/* takes pass */

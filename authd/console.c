@@ -48,7 +48,7 @@ void console_command(struct conn *c, const char *cmd, size_t n)
 		reply(c, out);
 	} else if (!strcmp(line, "quit") || !strcmp(line, "exit")) {
 		conn_send_signal(c, BNET_TERMINATE);
-		c->state = CS_CLOSING;
+		conn_set_state(c, CS_CLOSING);
 	} else if (!l) {
 		conn_send_signal(c, BNET_EOD);
 	} else {

@@ -64,7 +64,7 @@ static int start_op(struct conn *c, enum pk_op op)
 		pam_failed(c, rc, pk_op_name(op));
 		return -1;
 	}
-	c->state = CS_PAM_RUN;
+	conn_set_state(c, CS_PAM_RUN);
 	return 0;
 }
 
@@ -132,13 +132,13 @@ void pam_relay_next(struct conn *c)
 		if (conn_send(c, &style, 1) == 0)
 			conn_send(c, m[c->msg_idx].msg,
 				  strlen(m[c->msg_idx].msg) + 1);
-		c->state = CS_PAM_PROMPT;
+		conn_set_state(c, CS_PAM_PROMPT);
 		return;
 	}
 	rc = pk_reply(c->txn, pk_batch_seq(c->batch),
 		      (const char *const *)c->replies, n);
 	drop_batch(c);
-	c->state = CS_PAM_RUN;
+	conn_set_state(c, CS_PAM_RUN);
 	if (rc == -ESTALE) {
 		/* the step timed out while the console typed: the operation
 		   ends with PAM_CONV_ERR, pk_fd says so */
