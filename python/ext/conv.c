@@ -200,8 +200,11 @@ int pypk_conv_cb(pk_txn *txn, const struct pk_message *msgs, size_t n,
 	else
 		res = PyObject_CallOneArg(conv, list);
 	f->batch = NULL;
-	if (!res)
+	if (!res) {
+		if (!f->exc)
+			f->exc_raised = 1;	/* the callable's own exception */
 		goto out_conv;
+	}
 	if (pypk_replies_from_seq(res, n, &r, &rn) < 0)
 		goto out_conv;
 	for (size_t i = 0; i < n; i++) {

@@ -18,6 +18,10 @@ typedef struct {
 	pypk_txn *txn;
 	int threaded;			/* no conversation_function */
 	int auth_state;			/* AUTH_* (threaded contexts) */
+	/* The order truenas/truenas_pypam enforces before PAM is called:
+	   a session needs a successful authentication, one at a time. */
+	int authenticated;
+	int session_open;
 	PyObject *weakreflist;
 } pypk_ctx;
 
@@ -26,16 +30,24 @@ static pypk_state *ctx_state(pypk_ctx *self)
 	return pypk_state_of_type(Py_TYPE(self));
 }
 
-/* Run op; raise PAMError (conversation exception chained) on failure. */
+/* Run op; raise PAMError on failure.  An exception the conversation
+   function itself raised propagates unchanged, the same object, as in
+   truenas/truenas_pypam, whatever PAM made of the failed conversation (a
+   module may go on after an info message); an answer of the wrong shape
+   is a PAMError (PAM_CONV_ERR) with our TypeError/ValueError chained. */
 static PyObject *run(pypk_ctx *self, int op, int flags, const char *loc)
 {
 	int rc = pypk_txn_run(self->txn, op, flags);
+	PyObject *exc = self->txn->conv_error;
 
 	if (rc < 0)
 		return NULL;
+	if (exc && self->txn->conv_error_raised) {
+		PyErr_SetObject(PyExceptionInstance_Class(exc), exc);
+		return NULL;
+	}
 	if (rc != PAM_SUCCESS)
-		return pypk_raise_pam(ctx_state(self), rc, loc,
-				      self->txn->conv_error);
+		return pypk_raise_pam(ctx_state(self), rc, loc, exc);
 	Py_RETURN_NONE;
 }
 
@@ -47,11 +59,15 @@ static PyObject *ctx_authenticate(pypk_ctx *self, PyObject *args,
 	static char *kwlist[] = { "silent", "disallow_null_authtok", NULL };
 	int silent = 0, dna = 0;
 
+	PyObject *r;
+
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$pp", kwlist, &silent,
 					 &dna))
 		return NULL;
-	return run(self, PK_OP_AUTHENTICATE, FLAG(silent, PAM_SILENT) |
-		   FLAG(dna, PAM_DISALLOW_NULL_AUTHTOK), "pam_authenticate");
+	r = run(self, PK_OP_AUTHENTICATE, FLAG(silent, PAM_SILENT) |
+		FLAG(dna, PAM_DISALLOW_NULL_AUTHTOK), "pam_authenticate");
+	self->authenticated = r != NULL;
+	return r;
 }
 
 static PyObject *ctx_acct_mgmt(pypk_ctx *self, PyObject *args, PyObject *kw)
@@ -84,10 +100,24 @@ static PyObject *ctx_open_session(pypk_ctx *self, PyObject *args,
 	static char *kwlist[] = { "silent", NULL };
 	int silent = 0;
 
+	PyObject *r;
+
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$p", kwlist, &silent))
 		return NULL;
-	return run(self, PK_OP_OPEN_SESSION, FLAG(silent, PAM_SILENT),
-		   "pam_open_session");
+	if (!self->authenticated) {
+		PyErr_SetString(PyExc_ValueError, "open_session() requires a "
+				"successful authentication first");
+		return NULL;
+	}
+	if (self->session_open) {
+		PyErr_SetString(PyExc_ValueError,
+				"a PAM session is already open");
+		return NULL;
+	}
+	r = run(self, PK_OP_OPEN_SESSION, FLAG(silent, PAM_SILENT),
+		"pam_open_session");
+	self->session_open = r != NULL;
+	return r;
 }
 
 static PyObject *ctx_close_session(pypk_ctx *self, PyObject *args,
@@ -98,6 +128,12 @@ static PyObject *ctx_close_session(pypk_ctx *self, PyObject *args,
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$p", kwlist, &silent))
 		return NULL;
+	if (!self->session_open) {
+		PyErr_SetString(PyExc_ValueError,
+				"close_session() requires an open session");
+		return NULL;
+	}
+	self->session_open = 0;		/* closed, whatever PAM says */
 	return run(self, PK_OP_CLOSE_SESSION, FLAG(silent, PAM_SILENT),
 		   "pam_close_session");
 }
@@ -107,27 +143,28 @@ static PyObject *ctx_setcred(pypk_ctx *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "operation", "silent", NULL };
 	PyObject *opobj = NULL;
 	int silent = 0;
-	long op = PAM_ESTABLISH_CRED;
+	long op;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$Op", kwlist, &opobj,
 					 &silent))
 		return NULL;
-	if (opobj) {
-		if (!PyLong_Check(opobj) || PyBool_Check(opobj)) {
-			PyErr_SetString(PyExc_TypeError,
-					"operation must be a CredOp");
-			return NULL;
-		}
-		op = PyLong_AsLong(opobj);
-		if (op == -1 && PyErr_Occurred())
-			return NULL;
-		if (op != PAM_ESTABLISH_CRED && op != PAM_DELETE_CRED &&
-		    op != PAM_REINITIALIZE_CRED && op != PAM_REFRESH_CRED) {
-			PyErr_Format(PyExc_ValueError,
-				     "%ld is not a valid CredOp", op);
-			return NULL;
-		}
+	/* as truenas/truenas_pypam: the operation is required, and only a
+	   CredOp member will do (not 2, not "establish") */
+	if (!opobj) {
+		PyErr_SetString(PyExc_TypeError, "operation is required");
+		return NULL;
 	}
+	int is_member = PyObject_IsInstance(opobj, ctx_state(self)->cred_op);
+	if (is_member < 0)
+		return NULL;
+	if (!is_member) {
+		PyErr_SetString(PyExc_TypeError,
+				"operation must be a CredOp enum member");
+		return NULL;
+	}
+	op = PyLong_AsLong(opobj);
+	if (op == -1 && PyErr_Occurred())
+		return NULL;
 	return run(self, PK_OP_SETCRED, (int)op | FLAG(silent, PAM_SILENT),
 		   "pam_setcred");
 }
@@ -215,9 +252,12 @@ static PyObject *step_result(pypk_ctx *self, int rc, int timed_out)
 		PyErr_SetString(PyExc_TimeoutError, "authentication timed out");
 		return NULL;
 	}
-	if (rc != PAM_SUCCESS)
+	if (rc != PAM_SUCCESS) {
+		self->authenticated = 0;
 		return pypk_raise_pam(ctx_state(self), rc, "pam_authenticate",
 				      NULL);
+	}
+	self->authenticated = 1;
 	Py_RETURN_NONE;
 }
 
@@ -454,6 +494,8 @@ static PyObject *ctx_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	self->txn = NULL;
 	self->threaded = conv == NULL;
 	self->auth_state = AUTH_IDLE;
+	self->authenticated = 0;
+	self->session_open = 0;
 	self->weakreflist = NULL;
 	PyObject_GC_Track(self);
 	txn = (pypk_txn *)pypk_txn_new(st, module, &o);

@@ -39,6 +39,7 @@ typedef struct {
 					   (ctx, messages, private) signature */
 	PyObject *conv_private;
 	PyObject *conv_error;		/* exception of the last conversation */
+	int conv_error_raised;		/* raised by the callable itself */
 	PyObject *history;		/* PamContext: list of message batches
 					   (tuples), or NULL */
 	int seed_audit;			/* PamContext: audit args as the seed
@@ -89,6 +90,8 @@ void pypk_replies_free(char **r, size_t n);
 struct pypk_frame {
 	PyThreadState *tstate;
 	PyObject *exc;			/* first exception from the callback */
+	int exc_raised;			/* ... raised by the callable itself
+					   (not our check of its answer) */
 	struct pypk_frame *prev;
 	const void *owner;		/* the pypk_txn of the blocking call */
 	PyObject *batch;		/* borrowed: the list the callback is

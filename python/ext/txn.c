@@ -162,6 +162,13 @@ int pypk_txn_run(pypk_txn *self, int op, int flags)
 	pypk_frame_pop(&fr);
 	pypk_busy_leave(self);
 	store_conv_error(self, fr.exc);
+	self->conv_error_raised = fr.exc_raised;
+	/* Ctrl-C or sys.exit() in the conversation is never swallowed, not
+	   even when PAM went on and succeeded (an info message). */
+	if (fr.exc && !PyObject_IsInstance(fr.exc, PyExc_Exception)) {
+		PyErr_SetObject(PyExceptionInstance_Class(fr.exc), fr.exc);
+		return -1;
+	}
 	if (pypk_txn_finish_delay(self, rc) < 0)
 		return -1;
 	if (rc < 0) {
@@ -194,6 +201,7 @@ PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 	self->conv_owner = NULL;
 	self->conv_private = NULL;
 	self->conv_error = NULL;
+	self->conv_error_raised = 0;
 	self->history = NULL;
 	self->seed_audit = 0;
 	self->fd_callback = NULL;

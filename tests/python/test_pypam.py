@@ -106,9 +106,10 @@ def test_deny_and_unknown_user(matrix):
     with pytest.raises(tp.PAMError) as ei:
         ctx.authenticate()
     assert ei.value.code == tp.PAMCode.PAM_AUTH_ERR
-    with pytest.raises(tp.PAMError) as ei:
+    # after a failed authentication no session: refused before PAM runs,
+    # as truenas/truenas_pypam does
+    with pytest.raises(ValueError):
         ctx.open_session()
-    assert ei.value.code == tp.PAMCode.PAM_SESSION_ERR
 
 
 @pytest.mark.parametrize('bad', ['raise', 'short', 'long', 'type', 'notlist',
@@ -132,16 +133,56 @@ def test_callback_errors(matrix, bad):
 
     ctx = tp.get_context(service_name='mx', user='alice',
                          conversation_function=conv, confdir=str(matrix))
-    with pytest.raises(tp.PAMError) as ei:
-        ctx.authenticate()
-    e = ei.value
-    assert e.code != tp.PAMCode.PAM_SUCCESS
-    cause = e.__cause__
-    assert cause is not None
     expected = {'raise': Boom, 'short': ValueError, 'long': ValueError,
                 'type': TypeError, 'nul': ValueError,
                 'notlist': TypeError}[bad]
-    assert isinstance(cause, expected)
+    if bad == 'raise':
+        # as truenas/truenas_pypam: the callback's exception itself
+        with pytest.raises(Boom) as ei:
+            ctx.authenticate()
+        assert str(ei.value) == 'no'
+        assert ei.value.__traceback__ is not None
+        return
+    # an answer of the wrong shape: PAM_CONV_ERR, our check chained
+    with pytest.raises(tp.PAMError) as ei:
+        ctx.authenticate()
+    assert ei.value.code != tp.PAMCode.PAM_SUCCESS
+    assert isinstance(ei.value.__cause__, expected)
+
+
+def test_callback_exception_is_the_same_object(matrix):
+    boom = RuntimeError('the very one')
+
+    def conv(ctx, messages, private):
+        raise boom
+
+    ctx = tp.get_context(service_name='mx', user='alice',
+                         conversation_function=conv, confdir=str(matrix))
+    with pytest.raises(RuntimeError) as ei:
+        ctx.authenticate()
+    assert ei.value is boom
+
+
+@pytest.mark.parametrize('exc', [KeyboardInterrupt, SystemExit])
+def test_ctrl_c_in_an_info_message_never_succeeds(matrix, exc):
+    """pam_echo's info message, then pam_permit: PAM goes on after a failed
+    conversation for an info message; Ctrl-C must still stop the login,
+    in PamContext and in the Transaction core."""
+    matrix.service('info', ['auth required pam_echo.so hello there',
+                            'auth required pam_permit.so'])
+
+    def conv(*args):
+        raise exc()
+
+    ctx = tp.get_context(service_name='info', user='alice',
+                         conversation_function=conv, confdir=str(matrix))
+    with pytest.raises(exc):
+        ctx.authenticate()
+    t = tp.Transaction('info', 'alice', confdir=str(matrix),
+                       conversation=conv)
+    with pytest.raises(exc):
+        t.call('authenticate')
+    t.end()
 
 
 def test_callback_gets_ctx_and_private_data(matrix):
@@ -213,10 +254,13 @@ def test_setcred_ops(matrix, audit_events):
     for op in tp.CredOp:
         ctx.setcred(operation=op)
     ctx.setcred(operation=tp.CredOp.PAM_DELETE_CRED, silent=True)
-    with pytest.raises(ValueError):
-        ctx.setcred(operation=12345)
-    with pytest.raises(TypeError):
-        ctx.setcred(operation='establish')
+    # as truenas/truenas_pypam: required, and only a CredOp member
+    with pytest.raises(TypeError, match='operation is required'):
+        ctx.setcred()
+    for bad in (12345, 2, 'x', 'establish', None, [], {}):
+        with pytest.raises(TypeError,
+                           match='operation must be a CredOp enum member'):
+            ctx.setcred(operation=bad)
     ev = [a for e, a in audit_events if e == 'truenas_pypam.setcred']
     assert len(ev) == 5 and all(a[0] == 'alice' for a in ev)
     # the seed project's form: (user, CredOp)
@@ -321,3 +365,27 @@ def test_shared_context_threads(matrix):
     for t in ts:
         t.join(60)
     assert errors == []
+
+
+def test_session_order_is_checked_before_pam(matrix, audit_events):
+    """truenas/truenas_pypam's order: open_session needs a successful
+    authenticate, one session at a time, close_session needs an open one;
+    each refusal is a ValueError before PAM is called (no audit event)."""
+    ctx = tp.get_context(service_name='permit', user='alice',
+                         conversation_function=password_conv('x'),
+                         confdir=str(matrix))
+    audit_events.clear()
+    with pytest.raises(ValueError):
+        ctx.open_session()
+    with pytest.raises(ValueError):
+        ctx.close_session()
+    assert not [e for e, _ in audit_events if 'session' in e]
+    ctx.authenticate()
+    ctx.open_session()
+    with pytest.raises(ValueError):
+        ctx.open_session()              # twice
+    ctx.close_session()
+    with pytest.raises(ValueError):
+        ctx.close_session()             # twice
+    ctx.open_session()                  # again after the close: fine
+    ctx.close_session()
