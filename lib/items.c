@@ -1,8 +1,8 @@
 /*
  * items.c - PAM items and the PAM environment, under the transaction lock.
  * Reads are allowed while no operation runs or while a module waits in the
- * conversation; writes only while no operation runs (a module may still
- * hold a pointer to the old value).
+ * conversation, and so is setting items other than PAM_USER and
+ * PAM_SERVICE; the environment is written only while no operation runs.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -52,7 +52,11 @@ const char *pk_item_name(int type)
  * runs on another thread, wait for it (calls on one transaction queue);
  * otherwise a busy handle is -EBUSY rather than a wait on ourselves.
  */
-static int enter(pk_txn *txn, bool write)
+/* What a call does with the handle: reading is fine while a module waits
+   in the conversation; so is setting most items (see pk_set_item). */
+enum access { ACC_READ, ACC_WRITE, ACC_WRITE_IN_CONV };
+
+static int enter(pk_txn *txn, enum access acc)
 {
 	if (!txn)
 		return -EINVAL;
@@ -65,7 +69,8 @@ static int enter(pk_txn *txn, bool write)
 			return -EINVAL;
 		}
 		if (txn->state == ST_IDLE || txn->state == ST_DONE ||
-		    txn->state == ST_QUEUED || (!write && txn->in_conv))
+		    txn->state == ST_QUEUED ||
+		    (acc != ACC_WRITE && txn->in_conv))
 			return 0;
 		/* A blocking call on another thread: queue behind it. */
 		if (txn->stepwise_op || !txn->runner_set ||
@@ -88,7 +93,12 @@ int pk_set_item(pk_txn *txn, int type, const char *value)
 
 	if (!pk_item_name(type))
 		return -EINVAL;
-	if ((rc = enter(txn, true)))
+	/* From inside a conversation too (a callback may set PAM_RHOST
+	   once it knows it), but not PAM_USER and PAM_SERVICE: the module
+	   waiting in the conversation may hold the pointer pam_get_user
+	   gave it (pam_unix does), which a new value would free. */
+	if ((rc = enter(txn, (type == PAM_USER || type == PAM_SERVICE) ?
+			     ACC_WRITE : ACC_WRITE_IN_CONV)))
 		return rc;
 	rc = pam_set_item(txn->pamh, type, value);
 	leave(txn);
@@ -103,7 +113,7 @@ int pk_get_item(pk_txn *txn, int type, char **value)
 	if (!value || !pk_item_name(type))
 		return -EINVAL;
 	*value = NULL;
-	if ((rc = enter(txn, false)))
+	if ((rc = enter(txn, ACC_READ)))
 		return rc;
 	rc = pam_get_item(txn->pamh, type, &v);
 	if (rc == PAM_SUCCESS && v && !(*value = strdup(v)))
@@ -116,7 +126,7 @@ int pk_fail_delay(pk_txn *txn, unsigned int usec)
 {
 	int rc;
 
-	if ((rc = enter(txn, true)))
+	if ((rc = enter(txn, ACC_WRITE)))
 		return rc;
 	rc = pam_fail_delay(txn->pamh, usec);
 	leave(txn);
@@ -135,7 +145,7 @@ int pk_getenv(pk_txn *txn, const char *name, char **value)
 	if (!value || !valid_env_name(name))
 		return -EINVAL;
 	*value = NULL;
-	if ((rc = enter(txn, false)))
+	if ((rc = enter(txn, ACC_READ)))
 		return rc;
 	const char *v = pam_getenv(txn->pamh, name);
 	if (v && !(*value = strdup(v)))
@@ -153,7 +163,7 @@ int pk_setenv(pk_txn *txn, const char *name, const char *value)
 		return -EINVAL;
 	if (asprintf(&kv, "%s=%s", name, value) < 0)
 		return -ENOMEM;
-	if ((rc = enter(txn, true)) == 0) {
+	if ((rc = enter(txn, ACC_WRITE)) == 0) {
 		rc = pam_putenv(txn->pamh, kv);
 		leave(txn);
 	}
@@ -168,7 +178,7 @@ int pk_misc_setenv(pk_txn *txn, const char *name, const char *value,
 
 	if (!valid_env_name(name) || !value)
 		return -EINVAL;
-	if ((rc = enter(txn, true)))
+	if ((rc = enter(txn, ACC_WRITE)))
 		return rc;
 	rc = pam_misc_setenv(txn->pamh, name, value, readonly);
 	leave(txn);
@@ -181,7 +191,7 @@ int pk_unsetenv(pk_txn *txn, const char *name)
 
 	if (!valid_env_name(name))
 		return -EINVAL;
-	if ((rc = enter(txn, true)))
+	if ((rc = enter(txn, ACC_WRITE)))
 		return rc;
 	/* pam_putenv("NAME") deletes; deleting an unset name is no error. */
 	rc = pam_getenv(txn->pamh, name) ? pam_putenv(txn->pamh, name)
@@ -197,7 +207,7 @@ int pk_getenvlist(pk_txn *txn, char ***list)
 	if (!list)
 		return -EINVAL;
 	*list = NULL;
-	if ((rc = enter(txn, false)))
+	if ((rc = enter(txn, ACC_READ)))
 		return rc;
 	*list = pam_getenvlist(txn->pamh);
 	leave(txn);

@@ -314,7 +314,10 @@ pk_batch *pk_transcript_get(pk_txn *txn);
  * PAM_USER_PROMPT, PAM_XDISPLAY, PAM_AUTHTOK_TYPE (and PAM_AUTHTOK /
  * PAM_OLDAUTHTOK as far as libpam lets an application).  PAM_CONV and
  * PAM_FAIL_DELAY belong to the library (-EINVAL).  Allowed while no
- * operation runs or while it waits in a conversation; -EBUSY otherwise. */
+ * operation runs or while it waits in a conversation (from the
+ * conversation callback too), except that PAM_USER and PAM_SERVICE are
+ * not changed under a waiting module (it may hold the old value's
+ * pointer): -EBUSY then, as while an operation runs. */
 int pk_set_item(pk_txn *txn, int item_type, const char *value);
 /* *value is a malloc'd copy, or NULL when the item is unset. */
 int pk_get_item(pk_txn *txn, int item_type, char **value);

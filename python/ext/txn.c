@@ -511,12 +511,64 @@ static PyObject *after_wait(pypk_txn *self, int rc, const char *what)
 	return code_or_raise(self, rc, what);
 }
 
+/* timeout= (seconds, None: wait as long as PAM takes) -> ms or -1. */
+static int wait_arg(PyObject *o, int *ms)
+{
+	double t;
+
+	*ms = -1;
+	if (!o || o == Py_None)
+		return 0;
+	if (!PyLong_Check(o) && !PyFloat_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "timeout must be a number of "
+			     "seconds or None, not %s", Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	t = PyFloat_AsDouble(o);
+	if (t == -1.0 && PyErr_Occurred())
+		return -1;
+	if (!(t > 0) || t > 86400.0) {
+		PyErr_SetString(PyExc_ValueError,
+				"timeout must be > 0 and <= 86400 seconds");
+		return -1;
+	}
+	*ms = (int)(t * 1000.0);
+	if (*ms == 0)
+		*ms = 1;
+	return 0;
+}
+
+/* begin/answer with timeout=: PAM must come back (a batch or the end)
+   within it, else the operation is cancelled and TimeoutError raised. */
+static PyObject *step_with_timeout(pypk_txn *self, int op, int flags,
+				   PyObject *replies, int ms)
+{
+	int timed_out = 0;
+	int rc = pypk_txn_step(self, op, flags, replies, ms, &timed_out);
+
+	if (rc < 0)
+		return NULL;
+	if (timed_out) {
+		PyErr_Format(PyExc_TimeoutError, "PAM did not answer within "
+			     "%.3g s (the operation was cancelled)", ms / 1000.0);
+		return NULL;
+	}
+	return code_or_raise(self, rc, pk_op_name((enum pk_op)op));
+}
+
 static PyObject *txn_begin(pypk_txn *self, PyObject *args, PyObject *kw)
 {
-	int op, flags, rc;
+	static char *kwlist[] = { "op", "flags", "timeout", NULL };
+	PyObject *o, *timeout = NULL;
+	int op, flags = 0, rc, ms;
 
-	if (parse_op(args, kw, &op, &flags) < 0 || need_stepwise(self) < 0)
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|i$O", kwlist, &o,
+					 &flags, &timeout) ||
+	    (op = pypk_op_from_str(o)) < 0 || need_stepwise(self) < 0 ||
+	    wait_arg(timeout, &ms) < 0)
 		return NULL;
+	if (ms >= 0)
+		return step_with_timeout(self, op, flags, NULL, ms);
 	if (pypk_audit(self, op, flags) < 0)
 		return NULL;
 	pypk_busy_enter(self);
@@ -622,13 +674,23 @@ static PyObject *txn_reply(pypk_txn *self, PyObject *replies)
 	Py_RETURN_NONE;
 }
 
-static PyObject *txn_answer(pypk_txn *self, PyObject *replies)
+static PyObject *txn_answer(pypk_txn *self, PyObject *args, PyObject *kw)
 {
+	static char *kwlist[] = { "replies", "timeout", NULL };
+	PyObject *replies, *timeout = NULL;
 	char **r = NULL;
 	size_t n = 0;
 	uint64_t seq = 0;
-	int rc;
+	int rc, ms;
 
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O", kwlist, &replies,
+					 &timeout) || wait_arg(timeout, &ms) < 0)
+		return NULL;
+	if (ms >= 0) {
+		if (need_stepwise(self) < 0)
+			return NULL;
+		return step_with_timeout(self, 0, 0, replies, ms);
+	}
 	if (need_stepwise(self) < 0 ||
 	    get_replies(self, replies, &r, &n, &seq) < 0)
 		return NULL;
@@ -939,9 +1001,12 @@ static PyMethodDef txn_methods[] = {
 	{ "call", (PyCFunction)(void (*)(void))txn_call,
 	  METH_VARARGS | METH_KEYWORDS, "call(op, flags=0) -> PAMCode" },
 	{ "begin", (PyCFunction)(void (*)(void))txn_begin,
-	  METH_VARARGS | METH_KEYWORDS, "begin(op, flags=0) -> PAMCode" },
-	{ "answer", (PyCFunction)txn_answer, METH_O,
-	  "answer(replies) -> PAMCode" },
+	  METH_VARARGS | METH_KEYWORDS,
+	  "begin(op, flags=0, *, timeout=None) -> PAMCode; timeout: seconds "
+	  "PAM may take to come back (TimeoutError, operation cancelled)" },
+	{ "answer", (PyCFunction)(void (*)(void))txn_answer,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "answer(replies, *, timeout=None) -> PAMCode" },
 	{ "start", (PyCFunction)(void (*)(void))txn_start,
 	  METH_VARARGS | METH_KEYWORDS, "start(op, flags=0)" },
 	{ "poll", (PyCFunction)txn_poll, METH_NOARGS,

@@ -3,8 +3,10 @@ truenas_pypam.Transaction core.
 
 No Python thread per login, no queues, no polling loop: auth_init() and
 auth_continue() are Transaction.begin()/answer(), which wait with the GIL
-released for libpamkit's worker; the authentication timeout is libpamkit's
-step timeout.
+released for libpamkit's worker.  authentication_timeout is what it is in
+truenas/truenas_pypam: how long auth_init()/auth_continue() wait for PAM
+to come back with the next messages or the result, not how long the user
+may take to answer them.
 """
 
 from __future__ import annotations
@@ -122,8 +124,7 @@ class UserPamAuthenticator:
         txn = truenas_pypam.Transaction(
             self.state.service, self.username, confdir=self.confdir,
             rhost=self.rhost, ruser=self.ruser, fail_delay=self.fail_delay,
-            conversation=conversation, stepwise=stepwise,
-            step_timeout=self.authentication_timeout if stepwise else None)
+            conversation=conversation, stepwise=stepwise)
         try:
             for key, value in self.pam_env.items():
                 txn.setenv(key, value)
@@ -144,12 +145,6 @@ class UserPamAuthenticator:
             self.state.passwd = user_info
             return AuthenticatorResponse(AuthenticatorStage.AUTH,
                                          PAMCode.PAM_SUCCESS, None, user_info)
-        if self.ctx is not None and self.ctx.interrupted == 'timeout':
-            self.end()
-            return AuthenticatorResponse(
-                AuthenticatorStage.AUTH, PAMCode.PAM_SYSTEM_ERR,
-                f'Authentication timeout after '
-                f'{self.authentication_timeout} seconds')
         self.end()
         return AuthenticatorResponse(AuthenticatorStage.AUTH, PAMCode(rc),
                                      _reason(rc, 'pam_authenticate'))
@@ -167,7 +162,20 @@ class UserPamAuthenticator:
             return AuthenticatorResponse(AuthenticatorStage.AUTH,
                                          PAMCode(e.code), str(e))
         self.state.stage = AuthenticatorStage.AUTH
-        return self._auth_result(self.ctx.begin('authenticate'))
+        try:
+            rc = self.ctx.begin('authenticate',
+                                timeout=self.authentication_timeout)
+        except TimeoutError:
+            return self._timed_out()
+        return self._auth_result(rc)
+
+    def _timed_out(self) -> AuthenticatorResponse:
+        """PAM did not come back in time (the operation was cancelled)."""
+        self.end()
+        return AuthenticatorResponse(
+            AuthenticatorStage.AUTH, PAMCode.PAM_SYSTEM_ERR,
+            f'Authentication timeout after '
+            f'{self.authentication_timeout} seconds')
 
     def auth_continue(self, responses: Sequence[Optional[str]]
                       ) -> AuthenticatorResponse:
@@ -180,13 +188,10 @@ class UserPamAuthenticator:
         if isinstance(responses, (str, bytes)):
             raise TypeError('responses must be a list of str or None')
         try:
-            rc = self.ctx.answer(list(responses))
-        except RuntimeError:
-            # The batch timed out while the caller thought: the operation
-            # already ended and poll() has its final code.
-            rc = self.ctx.poll()
-            if rc is None:
-                raise
+            rc = self.ctx.answer(list(responses),
+                                 timeout=self.authentication_timeout)
+        except TimeoutError:
+            return self._timed_out()
         return self._auth_result(rc)
 
     # ---- account and session ---------------------------------------------

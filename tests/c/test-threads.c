@@ -313,6 +313,34 @@ static void test_end_inside_fail_delay(void **state)
 
 static double now_s(void);
 
+/* The conversation callback may set an item; the module sees it after
+   the prompt.  Not PAM_USER (the module may hold its pointer). */
+static int set_rhost_then_answer(pk_txn *txn, const struct pk_message *m,
+				 size_t n, char **replies, void *data)
+{
+	int *rc = data;
+
+	rc[0] = pk_set_item(txn, PAM_RHOST, "cb.example");
+	rc[1] = pk_set_item(txn, PAM_USER, "eve");
+	return answer_secret(txn, m, n, replies, NULL);
+}
+
+static void test_set_item_inside_conversation(void **state)
+{
+	int rc[2] = { -1, -1 };
+
+	(void)state;
+	assert_int_equal(write_service("rhostcheck",
+		"auth required %s setcred=skip prompt_off=Password:|secret "
+		"check_item=rhost:cb.example user=alice\n", MOD), 0);
+	pk_txn *txn = open_txn("rhostcheck", PK_MODE_DIRECT,
+			       set_rhost_then_answer, rc);
+	assert_int_equal(pk_authenticate(txn, 0), PAM_SUCCESS);
+	assert_int_equal(rc[0], PAM_SUCCESS);
+	assert_int_equal(rc[1], -EBUSY);
+	pk_txn_end(txn);
+}
+
 /* pk_txn_end_nowait never waits, even for a module that sleeps; the
    worker tears down when the module returns (the log shows END). */
 static void test_end_nowait(void **state)
@@ -675,6 +703,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fail_delay_never_dropped,
 			arm_watchdog, disarm_watchdog),
 		cmocka_unit_test_setup_teardown(test_pool_cap_64_threads,
+			arm_watchdog, disarm_watchdog),
+		cmocka_unit_test_setup_teardown(test_set_item_inside_conversation,
 			arm_watchdog, disarm_watchdog),
 		cmocka_unit_test_setup_teardown(test_end_nowait,
 			arm_watchdog, disarm_watchdog),

@@ -72,16 +72,35 @@ def test_wrong_stage(matrix):
     auth.end()
 
 
-def test_timeout(matrix):
+def test_timeout_is_for_pam_not_the_user(matrix, pktest):
+    """authentication_timeout as in truenas/truenas_pypam: how long
+    auth_init/auth_continue wait for PAM to come back, not how long the
+    user may take to answer."""
     auth = UserPamAuthenticator(username='bob', service='mx',
                                 confdir=str(matrix),
                                 authentication_timeout=0.2)
     resp = auth.auth_init()
     assert resp.code == C.PAM_CONV_AGAIN
-    time.sleep(0.5)
+    time.sleep(0.5)                         # the user thinks: fine
     resp = auth.auth_continue(answer(resp, 'hunter2'))
+    assert resp.code == C.PAM_SUCCESS
+    # a module that works 400 ms after the answer before it asks again:
+    # PAM is too slow for 0.15 s; the operation is cancelled (cooperatively:
+    # the module's next conversation fails) and the login ends
+    matrix.service('slowmod', [f'auth required {pktest} setcred=skip '
+                               'prompt_off=Password:|pw delay_ms=400 '
+                               'prompt_off=OTP:|1'])
+    auth = UserPamAuthenticator(username='bob', service='slowmod',
+                                confdir=str(matrix),
+                                authentication_timeout=0.15)
+    resp = auth.auth_init()
+    assert resp.code == C.PAM_CONV_AGAIN
+    t0 = time.monotonic()
+    resp = auth.auth_continue(['pw'])
     assert resp.code == C.PAM_SYSTEM_ERR
     assert 'timeout' in resp.reason
+    assert time.monotonic() - t0 < 1.0
+    assert auth.ctx is None                 # ended
 
 
 def test_pam_env(matrix):

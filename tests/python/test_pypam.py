@@ -389,3 +389,26 @@ def test_session_order_is_checked_before_pam(matrix, audit_events):
         ctx.close_session()             # twice
     ctx.open_session()                  # again after the close: fine
     ctx.close_session()
+
+
+def test_items_set_inside_the_conversation(confdir, pktest):
+    """As truenas/truenas_pypam allows: the conversation function sets
+    PAM_RHOST and the module sees it after the prompt; PAM_USER cannot
+    change under the module that asked (it may hold the old pointer)."""
+    confdir.service('cb', [f'auth required {pktest} setcred=skip '
+                           'prompt_off=Password:|pw check_item=rhost:cb.example'])
+    errors = []
+
+    def conv(ctx, messages, private):
+        ctx.rhost = 'cb.example'
+        try:
+            ctx.user = 'eve'
+        except RuntimeError as e:
+            errors.append(e)
+        return ['pw' for _ in messages]
+
+    ctx = tp.get_context(service_name='cb', user='alice',
+                         conversation_function=conv, confdir=str(confdir))
+    ctx.authenticate()
+    assert ctx.rhost == 'cb.example'
+    assert ctx.user == 'alice' and len(errors) == 1
