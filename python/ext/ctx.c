@@ -434,6 +434,12 @@ static PyMethodDef ctx_methods[] = {
 static int need_str(PyObject *o, const char *name, int optional,
 		    const char **out)
 {
+	/* a required string: None is as wrong as 5, and said the same way */
+	if (!optional && o && o != Py_None && !PyUnicode_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "%s must be a str, not %s", name,
+			     Py_TYPE(o)->tp_name);
+		return -1;
+	}
 	if (pypk_opt_str(o, name, out) < 0)
 		return -1;
 	if (!optional && !*out) {

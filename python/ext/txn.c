@@ -67,12 +67,15 @@ int pypk_op_from_str(PyObject *op)
 			     Py_TYPE(op)->tp_name);
 		return -1;
 	}
-	s = PyUnicode_AsUTF8(op);
+	Py_ssize_t len;
+	s = PyUnicode_AsUTF8AndSize(op, &len);
 	if (!s)
 		return -1;
-	/* the names are libpamkit's (pk_op_name): ops are 1..n, no gaps */
+	/* the names are libpamkit's (pk_op_name): ops are 1..n, no gaps;
+	   "authenticate\0x" is no name */
 	for (int i = PK_OP_AUTHENTICATE; pk_op_name((enum pk_op)i); i++)
-		if (strcmp(s, pk_op_name((enum pk_op)i)) == 0)
+		if ((size_t)len == strlen(pk_op_name((enum pk_op)i)) &&
+		    strcmp(s, pk_op_name((enum pk_op)i)) == 0)
 			return i;
 	PyErr_Format(PyExc_ValueError, "unknown PAM operation %R", op);
 	return -1;
@@ -265,8 +268,10 @@ static int usec_arg(PyObject *v, const char *name, unsigned int *out)
 	long l;
 
 	if (!PyLong_Check(v) || PyBool_Check(v)) {
-		PyErr_Format(PyExc_TypeError, "%s must be an int (µs), not %s",
-			     name, Py_TYPE(v)->tp_name);
+		/* (ASCII only: PyErr_Format's format must be) */
+		PyErr_Format(PyExc_TypeError, "%s must be an int "
+			     "(microseconds), not %s", name,
+			     Py_TYPE(v)->tp_name);
 		return -1;
 	}
 	l = PyLong_AsLong(v);

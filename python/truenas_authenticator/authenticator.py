@@ -89,8 +89,15 @@ class UserPamAuthenticator:
             raise TypeError('username must be a non-empty str')
         if not isinstance(service, str) or not service:
             raise TypeError('service must be a non-empty str')
-        if authentication_timeout is not None and authentication_timeout <= 0:
-            raise ValueError('authentication_timeout must be > 0')
+        if authentication_timeout is not None:
+            if (not isinstance(authentication_timeout, (int, float))
+                    or isinstance(authentication_timeout, bool)):
+                raise TypeError('authentication_timeout must be a number of '
+                                'seconds, not '
+                                f'{type(authentication_timeout).__name__}')
+            if not 0 < authentication_timeout <= 86400:
+                raise ValueError('authentication_timeout must be > 0 and '
+                                 '<= 86400 seconds')
         self.username = username
         self.authentication_timeout = authentication_timeout
         self.rhost = rhost
@@ -275,7 +282,11 @@ class SimpleAuthenticator(UserPamAuthenticator):
     """Username/password authentication in one blocking call."""
 
     def __init__(self, **kwargs: Any) -> None:
-        self.password = kwargs.pop('password', '')
+        password = kwargs.pop('password', '')
+        if not isinstance(password, str):
+            raise TypeError('password must be a str, not '
+                            f'{type(password).__name__}')
+        self.password = password
         super().__init__(**kwargs)
 
     def _conv(self, messages):

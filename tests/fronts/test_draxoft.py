@@ -264,3 +264,64 @@ def test_items(services):
     assert h.conv is pam._conv_callback
     with pytest.raises(TypeError):
         pam.handle(service='svc', bogus=1, confdir=services.confdir)
+
+
+def test_items_refuse_what_is_not_str(services):
+    # draxoft.auth.pam 0.1.2's C code parses items with "s": b'h' is a
+    # TypeError there, never the string "b'h'"
+    services.add('svc', auth=['rc=PAM_SUCCESS'])
+    h = pam.handle(service='svc', user='u', confdir=services.confdir)
+    for bad in (b'h', 5, 1.5, ['x']):
+        with pytest.raises(TypeError):
+            h.rhost = bad
+    assert h.rhost is None
+    h.rhost = 'h.example'
+    assert h.rhost == 'h.example'
+
+
+def test_environ_null_value_deletes(services):
+    services.add('svc', auth=['rc=PAM_SUCCESS'])
+    h = pam.handle(service='svc', user='u', confdir=services.confdir)
+    h.environ['K'] = 'v'
+    assert h.environ['K'] == 'v'
+    h.environ['K'] = '<NULL>'
+    assert 'K' not in h.environ
+    h.environ['K'] = '<NULL>'           # absent: no error either
+    assert 'K' not in h.environ
+
+
+@pytest.mark.skipif('fail_delay' not in pam.extensions,
+                    reason='libpam without pam_fail_delay')
+def test_fail_delay_argument_types(services):
+    services.add('svc', auth=['rc=PAM_SUCCESS'])
+    h = pam.handle(service='svc', user='u', confdir=services.confdir)
+    for bad in ('x', 1.5, None, b'1'):
+        with pytest.raises(TypeError):
+            h.fail_delay(bad)
+    for bad in (-1, 2 ** 32):
+        with pytest.raises(ValueError):
+            h.fail_delay(bad)
+    h.fail_delay(0)
+
+
+@pytest.mark.skipif('fail_delay' not in pam.extensions,
+                    reason='libpam without pam_fail_delay')
+def test_raising_delay_callback_keeps_result_and_purge(services):
+    services.add('svc', auth=['set_env=NTLMPWD=s3cret', 'rc=PAM_AUTH_ERR'])
+    seen = []
+
+    def bad_delay(rc, usec, data):
+        raise RuntimeError('delay callback failed')
+
+    import sys
+    old = sys.unraisablehook
+    sys.unraisablehook = lambda args: seen.append(args.exc_value)
+    try:
+        h = pam.handle(service='svc', user='u', confdir=services.confdir,
+                       delay=bad_delay)
+        h.fail_delay(1000)
+        assert h.authenticate() is False    # the result is not lost
+    finally:
+        sys.unraisablehook = old
+    assert len(seen) == 1 and 'delay callback failed' in str(seen[0])
+    assert 'NTLMPWD' not in h.environ      # and the purge ran

@@ -412,3 +412,28 @@ def test_items_set_inside_the_conversation(confdir, pktest):
     ctx.authenticate()
     assert ctx.rhost == 'cb.example'
     assert ctx.user == 'alice' and len(errors) == 1
+
+
+def test_argument_errors_are_clear(matrix):
+    """Each wrong argument gets an exception that says what is wrong."""
+    from truenas_authenticator import SimpleAuthenticator, UserPamAuthenticator
+    with pytest.raises(TypeError, match='fail_delay must be an int'):
+        tp.get_context(service_name='mx', user='alice', fail_delay='x',
+                       confdir=str(matrix))
+    with pytest.raises(TypeError, match='user must be a str, not int'):
+        tp.get_context(service_name='mx', user=5, confdir=str(matrix))
+    with pytest.raises(ValueError, match='user is required'):
+        tp.get_context(service_name='mx', user=None, confdir=str(matrix))
+    with pytest.raises(ValueError, match='authentication_timeout must be'):
+        UserPamAuthenticator(username='bob', authentication_timeout=10**9)
+    with pytest.raises(TypeError, match='authentication_timeout must be'):
+        UserPamAuthenticator(username='bob', authentication_timeout='x')
+    with pytest.raises(TypeError, match='password must be a str'):
+        SimpleAuthenticator(username='bob', password=b'pw', service='mx')
+    t = tp.Transaction('mx', 'alice', confdir=str(matrix))
+    with pytest.raises(ValueError, match='unknown PAM operation'):
+        t.call('authenticate\0')
+    with pytest.raises(TypeError, match='timeout must be'):
+        tp.Transaction('mx', 'alice', confdir=str(matrix),
+                       stepwise=True).begin('authenticate', timeout='x')
+    t.end()

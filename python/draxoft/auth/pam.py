@@ -75,6 +75,17 @@ def _conv_callback(style, message, data):
     return None
 
 
+class _UnraisableArgs(object):
+    """What sys.unraisablehook takes (its own type cannot be built)."""
+
+    def __init__(self, exc, obj):
+        self.exc_type = type(exc)
+        self.exc_value = exc
+        self.exc_traceback = exc.__traceback__
+        self.err_msg = 'Exception ignored in a PAM fail delay callback'
+        self.object = obj
+
+
 def _delay_callback(rc, usec, data):
     """What libpam does without a delay callback: sleep after a failure."""
     if rc != _SUCCESS and usec > 0:
@@ -157,6 +168,14 @@ class _Environ(_MutableMapping):
         key, value = str(key), str(value)
         if not key or '=' in key:
             raise ValueError('bad PAM environment name %r' % key)
+        if value == '<NULL>':
+            # the original's way to delete a variable (no KeyError)
+            t = self._live()
+            if t.getenv(key) is not None:
+                rc = _check(_core_call(t.unsetenv, key))
+                if rc != _SUCCESS:
+                    _raise(rc)
+            return
         rc = _check(_core_call(self._live().setenv, key, value))
         if rc != _SUCCESS:
             _raise(rc)
@@ -208,7 +227,11 @@ def _item(name, doc):
     def setter(self, value):
         if value is None:
             raise TypeError("can't delete attribute")
-        _core_call(self._txn().set_item, name, str(value))
+        # as the C original (a "s" argument): only str, never str(b'h')
+        if not isinstance(value, str):
+            raise TypeError('%s must be str, not %s'
+                            % (name, type(value).__name__))
+        _core_call(self._txn().set_item, name, value)
 
     def deleter(self):
         raise TypeError("can't delete attribute")
@@ -269,7 +292,12 @@ class handle(object):
 
     def _on_delay(self, rc, usec):
         cb = self._delay if self._delay is not None else _delay_callback
-        cb(int(rc), int(usec), self._data)
+        try:
+            cb(int(rc), int(usec), self._data)
+        except Exception as exc:        # noqa: BLE001 - reported, not lost
+            # as a C callback's error: reported, and the operation's own
+            # result (and the environment purge) stand
+            _sys.unraisablehook(_UnraisableArgs(exc, cb))
 
     conv = property(lambda self: self._conv,
                     lambda self, v: setattr(self, '_conv', v),
@@ -333,9 +361,11 @@ class handle(object):
 
     def authenticate(self, silent=False, disallow_null_token=False):
         """True on success, False on PAM_AUTH_ERR; PamError otherwise."""
-        rc, cause = self._call('authenticate', self._flags(
-            silent, 'PAM_DISALLOW_NULL_AUTHTOK', disallow_null_token))
-        self._purge_sensitive()
+        try:
+            rc, cause = self._call('authenticate', self._flags(
+                silent, 'PAM_DISALLOW_NULL_AUTHTOK', disallow_null_token))
+        finally:
+            self._purge_sensitive()     # whatever happened, no secret stays
         if rc == _SUCCESS:
             return True
         if rc == _AUTH_ERR:
@@ -379,9 +409,12 @@ class handle(object):
     if 'fail_delay' in extensions:
         def fail_delay(self, usec):
             """Ask for a minimum delay of usec microseconds after a failure."""
-            if not isinstance(usec, int) or isinstance(usec, bool) \
-                    or usec < 0 or usec > 0xffffffff:
-                raise ValueError('usec must be an int in 0..2**32-1')
+            # as the C original's unsigned int argument: an int is needed
+            if not isinstance(usec, int):
+                raise TypeError('an integer is required (got type %s)'
+                                % type(usec).__name__)
+            if usec < 0 or usec > 0xffffffff:
+                raise ValueError('usec must be in 0..2**32-1')
             rc = _check(_core_call(self._txn().fail_delay, usec))
             if rc != _SUCCESS:
                 _raise(rc)
