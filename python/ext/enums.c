@@ -32,6 +32,19 @@ static const struct pair flags[] = {
 	{ NULL, 0 },
 };
 
+/* The item types, from libpam's own header (pamphlet exports them). */
+static const struct pair items[] = {
+	{ "PAM_SERVICE", PAM_SERVICE }, { "PAM_USER", PAM_USER },
+	{ "PAM_TTY", PAM_TTY }, { "PAM_RHOST", PAM_RHOST },
+	{ "PAM_CONV", PAM_CONV }, { "PAM_AUTHTOK", PAM_AUTHTOK },
+	{ "PAM_OLDAUTHTOK", PAM_OLDAUTHTOK }, { "PAM_RUSER", PAM_RUSER },
+	{ "PAM_USER_PROMPT", PAM_USER_PROMPT },
+	{ "PAM_FAIL_DELAY", PAM_FAIL_DELAY },
+	{ "PAM_XDISPLAY", PAM_XDISPLAY }, { "PAM_XAUTHDATA", PAM_XAUTHDATA },
+	{ "PAM_AUTHTOK_TYPE", PAM_AUTHTOK_TYPE },
+	{ NULL, 0 },
+};
+
 /* enum.IntEnum(name, [(k, v), ...], module='truenas_pypam') */
 static PyObject *make_enum(PyObject *intenum, const char *name,
 			   PyObject *members)
@@ -157,6 +170,9 @@ int pypk_enums_init(PyObject *module, pypk_state *st)
 		goto out;
 
 	if (!(l = pairs_list(flags, module)))
+		goto out;
+	Py_CLEAR(l);
+	if (!(l = pairs_list(items, module)))
 		goto out;
 	Py_CLEAR(l);
 

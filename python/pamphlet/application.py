@@ -28,9 +28,10 @@ def _pamitem(name):
                            code=core_error_code(exc)) from exc
 
     def setter(self, value):
+        # the original raises ValueError for anything but a string
         if not isinstance(value, str):
-            raise TypeError('PAM item %s must be str, not %s'
-                            % (name, type(value).__name__))
+            raise ValueError('PAM item %s must be str, not %s'
+                             % (name, type(value).__name__))
         try:
             self._txn().set_item(name, value)
         except CoreError as exc:
@@ -71,7 +72,8 @@ class PamApplication(object):
         if user_name is not None and not isinstance(user_name, str):
             raise TypeError('user_name must be str or None')
         self.service_name = service_name
-        self.user_name = user_name
+        # as the original: '' is no user at all (PAM asks for one)
+        self.user_name = user_name or None
         self.last_status = SUCCESS
         self.has_credentials = False
         self.has_session = False

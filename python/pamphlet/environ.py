@@ -27,7 +27,8 @@ class PamEnvironment(MutableMapping):
 
     def __setitem__(self, key, value):
         if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError('PAM environment names and values are str')
+            # ValueError, as the original
+            raise ValueError('PAM environment names and values are str')
         if not key or '=' in key:
             raise ValueError('bad PAM environment name %r' % key)
         try:

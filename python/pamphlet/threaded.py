@@ -136,7 +136,12 @@ class ThreadedPamApplication(PamApplication):
                 raise RuntimeError('no PAM prompts are waiting for input')
             if not answers:
                 answers = [''] * len(messages)
+            # checked before anything changes: a rejected answer (a NUL
+            # inside, a wrong count) leaves the prompt pending
             replies = _answers(messages, answers)
+            for r in replies:
+                if r is not None and '\0' in r:
+                    raise ValueError('an answer contains a NUL character')
             self._messages = None
             self._deliver(self._txn().answer(replies), self._what)
 

@@ -138,7 +138,7 @@ def test_items_round_trip(services, item, value):
     app = MyApp('svc', confdir=services.confdir)
     setattr(app, item, value)
     assert getattr(app, item) == value
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError):     # the original's error, not TypeError
         setattr(app, item, 42)
     app.end()
 
@@ -319,7 +319,7 @@ def test_environ_mapping(services):
         del env['MINE']
     with pytest.raises(KeyError):
         env['NOPE']
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError):     # the original's error
         env['X'] = 1
     with pytest.raises(ValueError):
         env['A=B'] = 'c'
@@ -465,3 +465,38 @@ def test_threaded_32_concurrent_logins(services):
             assert result is None
         else:
             assert isinstance(result, pamphlet.AuthenticationError)
+
+
+def test_item_constants_exported():
+    # seveas/pamphlet exports the item types with the return codes
+    assert (pamphlet.PAM_SERVICE, pamphlet.PAM_USER, pamphlet.PAM_TTY,
+            pamphlet.PAM_RHOST, pamphlet.PAM_RUSER) == (1, 2, 3, 4, 8)
+    assert pamphlet.PAM_USER_PROMPT == 9 and pamphlet.PAM_AUTHTOK_TYPE == 13
+
+
+def test_empty_user_means_no_user(services):
+    """PamApplication(svc, ''): no PAM_USER, so PAM asks for one."""
+    services.add('svc', auth=['setcred=skip', 'get_user', 'user=carol'])
+
+    class Asked(pamphlet.PamApplication):
+        def conversation(self, messages):
+            return ['carol' if m.is_prompt else '' for m in messages]
+
+    app = Asked('svc', '', confdir=services.confdir)
+    app.authenticate()
+    assert app.user == 'carol'
+    app.end()
+
+
+def test_rejected_answer_keeps_the_prompt(services):
+    services.add('svc', auth=['prompt_off=Password:|secret'])
+    app = pamphlet.ThreadedPamApplication('svc', 'alice',
+                                          confdir=services.confdir)
+    step = app.authenticate()
+    assert [str(m) for m in app.get_data()] == ['Password:']
+    with pytest.raises(ValueError):
+        app.set_input(['sec\0ret'])      # refused ...
+    app.set_input(['secret'])           # ... and the prompt still waits
+    assert app.get_data() is None
+    step.join()
+    app.end()
