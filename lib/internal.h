@@ -128,7 +128,6 @@ void pk__op_reset(pk_txn *txn, enum pk_op op, int flags);
 int pk__pool_submit(pk_txn *txn);	/* txn->mu held; FIFO */
 bool pk__pool_withdraw(pk_txn *txn);	/* txn->mu held; true if dequeued */
 void pk__pool_after_fork_child(void);
-void pk__pool_prewake(void);		/* a pk_start is likely soon */
 void pk__pool_returning(void);		/* this worker is about to go idle */
 
 /* step.c */

@@ -23,9 +23,7 @@ static struct {
 	pthread_cond_t changed;		/* busy or thread count went down */
 	pk_txn *head, *tail;		/* FIFO of queued operations */
 	unsigned int n_queued;
-	unsigned int n_idle;		/* threads waiting for work ... */
-	unsigned int n_spinning;	/* ... of which spinning (spin.h) */
-	unsigned int hint;		/* bumped by pk__pool_prewake */
+	unsigned int n_idle;		/* threads waiting for work */
 	unsigned int n_busy;
 	unsigned int n_returning;	/* atomic: done, on their way to idle */
 	unsigned int n_threads;
@@ -57,11 +55,6 @@ static void fifo_remove(pk_txn *txn)
 	pool.n_queued--;
 }
 
-static bool fifo_nonempty(const void *arg)
-{
-	(void)arg;
-	return __atomic_load_n(&pool.head, __ATOMIC_ACQUIRE) != NULL;
-}
 
 long pk__spin_ns(void)
 {
@@ -84,24 +77,12 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&pool.mu);
 	for (;;) {
 		while (!pool.head && !pool.stopping) {
-			/* Back-to-back operations come in faster than a
-			   sleeping thread wakes: spin a little first, after
-			   every wake-up (spin.h). */
+			/* An idle worker sleeps at once, never spins: a
+			   thread running on the other CPU makes the caller's
+			   pam_start/pam_end (dlopen, munmap: TLB shootdowns)
+			   35 and 16 us slower on the CI VM. */
 			pool.n_idle++;
-			pool.n_spinning++;
-			for (unsigned int hint = pool.hint;;) {
-				pthread_mutex_unlock(&pool.mu);
-				pk__spin_until(fifo_nonempty, NULL);
-				pthread_mutex_lock(&pool.mu);
-				/* A transaction was created meanwhile: its
-				   pk_start is near, keep spinning once more. */
-				if (pool.head || pool.hint == hint)
-					break;
-				hint = pool.hint;
-			}
-			pool.n_spinning--;
-			if (!pool.head && !pool.stopping)
-				pthread_cond_wait(&pool.work, &pool.mu);
+			pthread_cond_wait(&pool.work, &pool.mu);
 			pool.n_idle--;
 		}
 		pk_txn *txn = pool.head;
@@ -174,25 +155,10 @@ int pk__pool_submit(pk_txn *txn)
 	pool.tail = txn;
 	txn->queued = true;
 	pool.n_queued++;
-	if (!pool.n_spinning)
-		pthread_cond_signal(&pool.work);
+	pthread_cond_signal(&pool.work);
 out:
 	pthread_mutex_unlock(&pool.mu);
 	return rc;
-}
-
-/*
- * A stepwise transaction is being created: its pk_start usually follows
- * pam_start within tens of microseconds, about as long as a sleeping
- * worker takes to wake.  Wake one now so it is spinning by then.
- */
-void pk__pool_prewake(void)
-{
-	pthread_mutex_lock(&pool.mu);
-	pool.hint++;
-	if (!pool.n_spinning && pool.n_idle && !pool.head)
-		pthread_cond_signal(&pool.work);
-	pthread_mutex_unlock(&pool.mu);
 }
 
 void pk__pool_returning(void)
@@ -259,7 +225,7 @@ void pk__pool_after_fork_child(void)
 	pthread_cond_init(&pool.changed, NULL);
 	pool.head = pool.tail = NULL;
 	pool.n_queued = pool.n_idle = pool.n_busy = pool.n_threads = 0;
-	pool.n_returning = pool.n_spinning = 0;
+	pool.n_returning = 0;
 	pool.stopping = false;
 }
 

@@ -10,7 +10,9 @@
  * than the pool's spin budget (pk_pool_config.spin_us, 50 us by default):
  * a slow answer still sleeps after that.  Where the answer comes from the
  * network (a transaction whose pk_fd is in use) the conversation does not
- * spin at all.  glibc's adaptive mutexes do the same.
+ * spin at all, and an idle worker never spins (a running thread makes the
+ * caller's pam_start/pam_end slower than the wake-up it would save).
+ * glibc's adaptive mutexes spin the same way.
  */
 #ifndef PAMKIT_SPIN_H
 #define PAMKIT_SPIN_H

@@ -106,7 +106,6 @@ int pk_txn_create(const struct pk_options *opts, pk_txn **out)
 			rc = -errno;
 			goto fail;
 		}
-		pk__pool_prewake();
 	}
 	rc = pk__pam_start(txn, opts);
 	if (rc != PAM_SUCCESS)
