@@ -553,10 +553,21 @@ def test_interactive_step_timeout(make_daemon):
 
 
 def _pam_log(path):
+    """The calls pam_pktest's log= recorded (its SPAN timing lines aside)."""
     try:
-        return [ln.split()[0] for ln in open(path)]
+        return [ln.split()[0] for ln in open(path)
+                if not ln.startswith("SPAN ")]
     except FileNotFoundError:
         return []
+
+
+def _spans(path):
+    out = []
+    for ln in open(path):
+        if ln.startswith("SPAN "):
+            kv = dict(x.split("=") for x in ln.split()[1:])
+            out.append((kv["h"], int(kv["t0"]), int(kv["t1"]), kv["tid"]))
+    return out
 
 
 def test_directors_pam_file_without_a_session_line(make_daemon):
@@ -606,7 +617,7 @@ def test_vanished_direct_logins_never_run(make_daemon):
         f"account required {PKTEST} log={log}\n")
     busy = start_pam(d.port, b"4002\x1ealice\x1ewonderland", "pkslow")
     time.sleep(0.2)                         # the one worker sleeps 800 ms
-    for _ in range(20):
+    for _ in range(200):
         start_pam(d.port, b"4002\x1ealice\x1ewonderland", "pkslow").close()
     assert busy.recv() == GREET             # the first login still ends well
     busy.close()
@@ -817,3 +828,39 @@ User {{ Name = alice }}
     # bconsole's default console: the Director's password, no PAM
     r = d.console(console="*UserAgent*", password="dirsecret")
     assert r.returncode == 0, r.stderr + d.logtext()
+
+
+def test_no_pam_handle_in_two_threads_at_once(make_daemon):
+    """100 logins at once, direct and interactive, with a module that logs
+    when each call ran on which handle: the calls of one handle never
+    overlap, whichever worker ran them."""
+    d = make_daemon(max_unauth_per_source="0", pam_threads="8")
+    log = d.tmp / "calls.log"
+    (d.tmp / "pam.d" / "bareos-pkdirect").write_text(
+        f"auth required {PKTEST} get_user [prompt_off=Password: |wonderland] "
+        f"delay_ms=5 log={log}\n"
+        f"account required {PKTEST} delay_ms=5 log={log}\n")
+    errors = []
+
+    def one(i):
+        try:
+            w = login_direct(d.port, console="pkdirect")
+            w.close()
+        except Exception as e:              # noqa: BLE001
+            errors.append(repr(e))
+    th = [threading.Thread(target=one, args=(i,)) for i in range(100)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    assert errors == []
+    spans = _spans(log)
+    assert len(spans) == 200                # AUTH and ACCT per login
+    by_handle = {}
+    for h, t0, t1, tid in spans:
+        by_handle.setdefault(h, []).append((t0, t1))
+    for calls in by_handle.values():
+        calls.sort()
+        for (a0, a1), (b0, b1) in zip(calls, calls[1:]):
+            assert a1 <= b0, "one handle in two calls at once"
+    assert len({tid for *_, tid in spans}) > 1   # several workers served
