@@ -147,9 +147,9 @@ out:
 	return rc;
 }
 
-static void deadline_after(struct timespec *ts, unsigned int ms)
+void pk__deadline(struct timespec *ts, clockid_t clock, unsigned int ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
+	clock_gettime(clock, ts);
 	ts->tv_sec += ms / 1000;
 	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (ts->tv_nsec >= 1000000000L) {
@@ -193,7 +193,7 @@ static int converse_stepwise(pk_txn *txn, struct pk_batch *b,
 	struct timespec deadline;
 	unsigned int timeout = txn->step_timeout_ms;
 	if (timeout)
-		deadline_after(&deadline, timeout);
+		pk__deadline(&deadline, CLOCK_MONOTONIC, timeout);
 	/* A thread that answers at once is cheaper to wait for on the CPU
 	   than to be woken by (spin.h); a remote user is not. */
 	if (!txn->fd_used) {

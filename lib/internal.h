@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "pamkit/pamkit.h"
 
@@ -141,6 +142,9 @@ extern unsigned int pk__fork_gen;	/* atomic; bumped in a fork child */
 bool pk__forked(const pk_txn *txn);
 void pk__txn_unref(pk_txn *txn);	/* called with txn->mu held; unlocks */
 void pk__finish_end(pk_txn *txn);	/* teardown + drop the app's ref */
+
+/* *ts = now on clock + ms (a condition variable's deadline). */
+void pk__deadline(struct timespec *ts, clockid_t clock, unsigned int ms);
 
 /* Wipe then free a buffer of known size. */
 void pk__freezero(void *p, size_t len);

@@ -246,15 +246,9 @@ int pk_shutdown(int timeout_ms)
 	struct timespec deadline;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	if (timeout_ms < 0)
-		timeout_ms = 0;
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	/* pool.changed uses the default clock */
+	pk__deadline(&deadline, CLOCK_REALTIME,
+		     timeout_ms < 0 ? 0 : (unsigned int)timeout_ms);
 	pthread_mutex_lock(&pool.mu);
 	rc = wait_pool(no_busy, &deadline);
 	pool.stopping = true;

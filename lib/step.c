@@ -177,15 +177,8 @@ int pk_wait(pk_txn *txn, int timeout_ms)
 
 	if (rc)
 		return rc;
-	if (timeout_ms >= 0) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += timeout_ms / 1000;
-		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-	}
+	if (timeout_ms >= 0)
+		pk__deadline(&deadline, CLOCK_MONOTONIC, (unsigned int)timeout_ms);
 	pthread_mutex_lock(&txn->mu);
 	if ((rc = result_locked(txn)) == -EAGAIN && timeout_ms != 0) {
 		/* The worker is usually a module step away (spin.h). */

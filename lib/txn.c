@@ -170,13 +170,7 @@ static void end_txn(pk_txn *txn, int grace_ms)
 	pk__cancel_for_end(txn);
 
 	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += grace_ms / 1000;
-	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	pk__deadline(&deadline, CLOCK_MONOTONIC, (unsigned int)grace_ms);
 	while (grace_ms > 0 && (txn->state == ST_RUNNING ||
 				txn->state == ST_CONV || txn->state == ST_QUEUED))
 		if (pthread_cond_timedwait(&txn->cond, &txn->mu, &deadline) ==
