@@ -83,7 +83,8 @@ void pypk_replies_free(char **r, size_t n)
 	free(r);
 }
 
-int pypk_replies_from_seq(PyObject *seq, size_t want, char ***out, size_t *n)
+int pypk_replies_from_seq(PyObject *seq, size_t want, char ***out, size_t *n,
+			  int allow_bytes)
 {
 	PyObject *fast = NULL;
 	char **r = NULL;
@@ -118,15 +119,20 @@ int pypk_replies_from_seq(PyObject *seq, size_t want, char ***out, size_t *n)
 
 		if (it == Py_None)
 			continue;
-		if (!PyUnicode_Check(it)) {
+		if (allow_bytes && PyBytes_Check(it)) {
+			/* the bytes as they are: a latin-1 password must reach
+			   PAM unchanged, not re-encoded */
+			s = PyBytes_AS_STRING(it);
+			sl = PyBytes_GET_SIZE(it);
+		} else if (!PyUnicode_Check(it)) {
 			PyErr_Format(PyExc_TypeError,
-				     "reply %zu must be str or None, not %s",
-				     i, Py_TYPE(it)->tp_name);
+				     allow_bytes ? "reply %zu must be str, bytes "
+				     "or None, not %s" : "reply %zu must be str or "
+				     "None, not %s", i, Py_TYPE(it)->tp_name);
+			goto out;
+		} else if (!(s = PyUnicode_AsUTF8AndSize(it, &sl))) {
 			goto out;
 		}
-		s = PyUnicode_AsUTF8AndSize(it, &sl);
-		if (!s)
-			goto out;
 		if (strlen(s) != (size_t)sl) {
 			PyErr_Format(PyExc_ValueError,
 				     "reply %zu contains a NUL character", i);
@@ -205,7 +211,9 @@ int pypk_conv_cb(pk_txn *txn, const struct pk_message *msgs, size_t n,
 			f->exc_raised = 1;	/* the callable's own exception */
 		goto out_conv;
 	}
-	if (pypk_replies_from_seq(res, n, &r, &rn) < 0)
+	/* the seed's PamContext takes str only, as truenas/truenas_pypam;
+	   the Transaction core (pamphlet, draxoft) also bytes */
+	if (pypk_replies_from_seq(res, n, &r, &rn, self->conv_owner == NULL) < 0)
 		goto out_conv;
 	for (size_t i = 0; i < n; i++) {
 		if (pk_message_is_prompt(&msgs[i])) {

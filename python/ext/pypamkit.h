@@ -82,7 +82,7 @@ PyObject *pypk_messages_list(pypk_state *st, const struct pk_message *m,
 /* Replies list -> malloc'd array of malloc'd strings; wipe with
    pypk_replies_free.  Returns -1 with an exception set. */
 int pypk_replies_from_seq(PyObject *seq, size_t want, char ***out,
-			  size_t *n);
+			  size_t *n, int allow_bytes);
 void pypk_replies_free(char **r, size_t n);
 
 /* Per-thread frame of a blocking call: the conversation callback re-takes

@@ -655,7 +655,7 @@ static int get_replies(pypk_txn *self, PyObject *replies, char ***r,
 		pypk_raise_neg(-ESTALE, "reply");
 		return -1;
 	}
-	rc = pypk_replies_from_seq(replies, want, r, n);
+	rc = pypk_replies_from_seq(replies, want, r, n, self->conv_owner == NULL);
 	if (rc == 0)
 		self->expect_seq = 0;
 	return rc;

@@ -54,11 +54,10 @@ def _answers(messages, replies):
         if reply is None or (not msg.is_prompt and reply == ''):
             out.append(None if not msg.is_prompt else reply)
             continue
-        if isinstance(reply, bytes):
-            reply = reply.decode('utf-8')
-        if not isinstance(reply, str):
-            raise TypeError('conversation answers must be str, not %s'
-                            % type(reply).__name__)
+        # bytes go to PAM as they are (a latin-1 password must log in)
+        if not isinstance(reply, (str, bytes)):
+            raise TypeError('conversation answers must be str or bytes, '
+                            'not %s' % type(reply).__name__)
         out.append(reply)
     return out
 

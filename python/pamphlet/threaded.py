@@ -7,6 +7,7 @@ change_authtoken() return a PamStep, a thread-like handle whose join() waits
 until the operation has its final code.
 """
 import threading
+import time
 
 import truenas_pypam as core
 
@@ -20,18 +21,27 @@ CONV_AGAIN = CONSTANTS['PAM_CONV_AGAIN']
 CONV_ERR = CONSTANTS['PAM_CONV_ERR']
 
 
-class PamStep(object):
-    """Thread-like view of one stepwise PAM operation."""
+class PamStep(threading.Thread):
+    """One stepwise PAM operation, as the threading.Thread that pamphlet's
+    ThreadedPamApplication.authenticate() returns.  No Python thread runs
+    it (libpamkit lends a worker): it is never started, join() waits for
+    the operation's end, and every end (success, failure, end(), a
+    get_data() timeout) finishes it, so join() always returns."""
 
     def __init__(self, name):
-        self.name = name
-        self.daemon = True
+        threading.Thread.__init__(self, name=name, daemon=True)
         self.exception = None
         self._done = threading.Event()
 
     def _finish(self, exception):
         self.exception = exception
         self._done.set()
+
+    def start(self):
+        raise RuntimeError('a PamStep runs on libpamkit; it is not started')
+
+    def run(self):
+        pass
 
     def join(self, timeout=None):
         self._done.wait(timeout)
@@ -121,8 +131,10 @@ class ThreadedPamApplication(PamApplication):
     def get_data(self):
         """Prompts (list of PamMessage), an exception, or None on success."""
         if not self._has_data.wait(self.timeout):
-            return TimeoutError('no data from the PAM stack within %s s'
-                                % self.timeout)
+            err = TimeoutError('no data from the PAM stack within %s s'
+                               % self.timeout)
+            self._give_up(err)
+            return err
         with self._lock:
             self._has_data.clear()
             data, self._data = self._data, None
@@ -140,10 +152,27 @@ class ThreadedPamApplication(PamApplication):
             # inside, a wrong count) leaves the prompt pending
             replies = _answers(messages, answers)
             for r in replies:
-                if r is not None and '\0' in r:
+                nul = b'\0' if isinstance(r, bytes) else '\0'
+                if r is not None and nul in r:
                     raise ValueError('an answer contains a NUL character')
             self._messages = None
             self._deliver(self._txn().answer(replies), self._what)
+
+    def _give_up(self, err):
+        """Nobody waits any more: cancel the operation, collect its end
+        (a module stuck outside the conversation is left to end() later),
+        and finish the step so that join() returns."""
+        with self._lock:
+            step, self._step = self._step, None
+            self._messages = None
+            t = self._t
+        if t is not None and step is not None:
+            t.cancel()
+            deadline = time.monotonic() + 2
+            while t.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+        if step is not None:
+            step._finish(err)
 
     def conversation(self, messages):
         """Default for the blocking operations (all but authenticate and

@@ -500,3 +500,62 @@ def test_rejected_answer_keeps_the_prompt(services):
     assert app.get_data() is None
     step.join()
     app.end()
+
+
+def test_latin1_password_as_bytes(services, tmp_path):
+    """Answers may be bytes and reach PAM unchanged: a password typed in a
+    latin-1 terminal logs in (as str it would be UTF-8, other bytes)."""
+    svc = tmp_path / 'pam.d' / 'latin1'
+    svc.write_bytes(b'auth required ' + services.module.encode()
+                    + b' setcred=skip prompt_off=Password:|\xe9t\xe9\n')
+
+    class Latin1(pamphlet.PamApplication):
+        answer = b'\xe9t\xe9'
+
+        def conversation(self, messages):
+            return [self.answer if m.is_prompt else '' for m in messages]
+
+    app = Latin1('latin1', 'alice', confdir=services.confdir)
+    app.authenticate()
+    app.end()
+    app = Latin1('latin1', 'alice', confdir=services.confdir)
+    app.answer = '\xe9t\xe9'             # the same text as str: UTF-8 bytes
+    with pytest.raises(pamphlet.AuthenticationError):
+        app.authenticate()
+    app.end()
+    # the threaded application takes bytes too
+    app = pamphlet.ThreadedPamApplication('latin1', 'alice',
+                                          confdir=services.confdir)
+    step = app.authenticate()
+    app.get_data()
+    app.set_input([b'\xe9t\xe9'])
+    assert app.get_data() is None
+    step.join()
+    app.end()
+
+
+def test_threaded_step_is_a_thread_whose_join_returns(services):
+    import threading as th
+    services.add('svc', auth=['prompt_off=Password:|secret'])
+    app = pamphlet.ThreadedPamApplication('svc', 'alice', timeout=0.3,
+                                          confdir=services.confdir)
+    step = app.authenticate()
+    assert isinstance(step, th.Thread)
+    assert step.is_alive()
+    with pytest.raises(RuntimeError):
+        step.start()
+    assert [str(m) for m in app.get_data()] == ['Password:']
+    # nobody answers: the next get_data() times out, and join() returns
+    err = app.get_data()
+    assert isinstance(err, TimeoutError)
+    t0 = time.monotonic()
+    step.join()
+    assert time.monotonic() - t0 < 1
+    assert not step.is_alive() and step.exception is err
+    # the application is usable again
+    step = app.authenticate()
+    app.get_data()
+    app.set_input(['secret'])
+    assert app.get_data() is None
+    step.join()
+    app.end()
