@@ -13,28 +13,86 @@ import truenas_pypam
 __all__ = ['wait', 'begin', 'answer', 'run', 'authenticate']
 
 
+class _Readers:
+    """One loop.add_reader per transaction's fd, shared by every coroutine
+    that waits on it (a second add_reader would replace the first
+    coroutine's callback, and that one would never wake)."""
+
+    def __init__(self):
+        self._waiting = {}              # (loop, fd) -> set of futures
+
+    def wait(self, loop, fd):
+        fut = loop.create_future()
+        key = (loop, fd)
+        waiters = self._waiting.get(key)
+        if waiters is None:
+            waiters = self._waiting[key] = set()
+            loop.add_reader(fd, self._ready, key)
+        waiters.add(fut)
+        fut.add_done_callback(lambda f: self._forget(key, f))
+        return fut
+
+    def _ready(self, key):
+        for fut in list(self._waiting.get(key, ())):
+            if not fut.done():
+                fut.set_result(None)
+
+    def _forget(self, key, fut):
+        waiters = self._waiting.get(key)
+        if waiters is None:
+            return
+        waiters.discard(fut)
+        if not waiters:
+            del self._waiting[key]
+            key[0].remove_reader(key[1])
+
+
+_readers = _Readers()
+
+
 async def wait(txn):
     """Wait until the running operation has a batch or a result.
 
     Returns PAMCode.PAM_CONV_AGAIN (read txn.messages) or the final code.
+    Several coroutines may wait on one transaction; one of them collects
+    the final code (the others then get RuntimeError from poll()).
     """
     loop = asyncio.get_running_loop()
     while True:
         r = txn.poll()
         if r is not None:
             return r
-        fd = txn.fileno()
-        fut = loop.create_future()
+        await _readers.wait(loop, txn.fileno())
 
-        def ready(fut=fut):
-            if not fut.done():
-                fut.set_result(None)
 
-        loop.add_reader(fd, ready)
+def _collect_later(txn):
+    """A cancelled coroutine's operation: cancel it in PAM and collect its
+    end in the background, so the transaction is free again (a begin()
+    right after must not find the old result in the way)."""
+    txn.cancel()
+    loop = asyncio.get_running_loop()
+
+    async def collect():
         try:
-            await fut
-        finally:
-            loop.remove_reader(fd)
+            while True:
+                try:
+                    r = txn.poll()
+                except RuntimeError:
+                    return              # ended, or collected elsewhere
+                if r == truenas_pypam.PAMCode.PAM_CONV_AGAIN:
+                    txn.cancel()        # a batch that came meanwhile
+                elif r is not None:
+                    return
+                await _readers.wait(loop, txn.fileno())
+        except Exception:               # noqa: BLE001 - the txn was ended
+            return
+
+    task = loop.create_task(collect())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+_background = set()
 
 
 async def begin(txn, op, flags=0):
@@ -43,7 +101,7 @@ async def begin(txn, op, flags=0):
     try:
         return await wait(txn)
     except asyncio.CancelledError:
-        txn.cancel()
+        _collect_later(txn)
         raise
 
 
@@ -53,7 +111,7 @@ async def answer(txn, replies):
     try:
         return await wait(txn)
     except asyncio.CancelledError:
-        txn.cancel()
+        _collect_later(txn)
         raise
 
 

@@ -2,6 +2,8 @@
 import asyncio
 
 import truenas_pypam
+import pytest
+import truenas_pypam as tp
 import truenas_pypam_aio as aio
 from conftest import thread_count
 
@@ -40,3 +42,43 @@ def test_run_with_async_responder(matrix):
             t.end()
 
     assert asyncio.run(main()) == C.PAM_SUCCESS
+
+
+def test_two_coroutines_wait_on_one_transaction(matrix):
+    """Both waiters wake when the batch comes (a second add_reader used to
+    replace the first waiter's callback: it never woke)."""
+    async def main():
+        t = tp.Transaction('mx', 'bob', confdir=str(matrix), stepwise=True)
+        t.start('authenticate')
+        a = asyncio.create_task(aio.wait(t))
+        b = asyncio.create_task(aio.wait(t))
+        done, pending = await asyncio.wait({a, b}, timeout=5)
+        assert not pending
+        assert {x.result() for x in done} == {C.PAM_CONV_AGAIN}
+        assert await aio.answer(t, ['hunter2']) == C.PAM_SUCCESS
+        t.end()
+    asyncio.run(main())
+
+
+def test_cancelled_coroutine_leaves_the_transaction_usable(matrix):
+    """After CancelledError the operation is cancelled and its end
+    collected in the background: the next begin() works at once."""
+    async def main():
+        t = tp.Transaction('mx', 'bob', confdir=str(matrix), stepwise=True)
+        assert await aio.begin(t, 'authenticate') == C.PAM_CONV_AGAIN
+        task = asyncio.create_task(aio.answer(t, ['hunter2']))
+        await asyncio.sleep(0)              # it runs up to its await
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(100):                # the background collection
+            await asyncio.sleep(0.01)
+            try:
+                rc = await aio.begin(t, 'authenticate')
+                break
+            except RuntimeError:
+                continue
+        assert rc == C.PAM_CONV_AGAIN
+        assert await aio.answer(t, ['hunter2']) == C.PAM_SUCCESS
+        t.end()
+    asyncio.run(main())
