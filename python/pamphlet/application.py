@@ -103,8 +103,9 @@ class PamApplication(object):
         rc = int(t.call(op, flags))
         self.last_status = rc
         if rc != SUCCESS:
-            cause = getattr(t, 'conversation_error', None) \
-                if rc == CONV_ERR else None
+            # the conversation's exception is the cause whatever code the
+            # module made of it (pam_unix says PAM_AUTH_ERR, not CONV_ERR)
+            cause = getattr(t, 'conversation_error', None)
             err = PamError(what, code=rc)
             if cause is not None:
                 raise err from cause

@@ -559,3 +559,28 @@ def test_threaded_step_is_a_thread_whose_join_returns(services):
     assert app.get_data() is None
     step.join()
     app.end()
+
+
+def test_conversation_exception_is_the_cause_whatever_the_code(services,
+                                                                tmp_path):
+    """pam_matrix answers a failed conversation with
+    PAM_AUTHINFO_UNAVAIL, not PAM_CONV_ERR: the user's exception is still
+    the cause of the PamError."""
+    import os
+    matrix = '/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so'
+    if not os.path.exists(matrix):
+        pytest.skip('pam_matrix (libpam-wrapper) not installed')
+    (tmp_path / 'passdb').write_text('alice:pw:mx\n')
+    (tmp_path / 'pam.d' / 'mx').write_text(
+        'auth required %s passdb=%s\n' % (matrix, tmp_path / 'passdb'))
+
+    class Broken(pamphlet.PamApplication):
+        def conversation(self, messages):
+            raise KeyError('no terminal')
+
+    app = Broken('mx', 'alice', confdir=services.confdir)
+    with pytest.raises(pamphlet.PamError) as ei:
+        app.authenticate()
+    assert ei.value.code != pamphlet.PAM_CONV_ERR
+    assert isinstance(ei.value.__cause__, KeyError)
+    app.end()
