@@ -135,6 +135,20 @@ int pypk_opt_str(PyObject *o, const char *name, const char **out);
 int pypk_parse_fail_delay(PyObject *v, const char *name,
 			  struct pk_options *o);
 
+/* The PAM code as a PAMCode, or the Python error for a negative one. */
+PyObject *pypk_code_or_raise(pypk_txn *self, int rc, const char *what);
+
+/* txnops.c: the Transaction methods that run PAM operations */
+PyObject *pypk_m_call(pypk_txn *self, PyObject *args, PyObject *kw);
+PyObject *pypk_m_begin(pypk_txn *self, PyObject *args, PyObject *kw);
+PyObject *pypk_m_start(pypk_txn *self, PyObject *args, PyObject *kw);
+PyObject *pypk_m_poll(pypk_txn *self, PyObject *unused);
+PyObject *pypk_m_reply(pypk_txn *self, PyObject *replies);
+PyObject *pypk_m_answer(pypk_txn *self, PyObject *args, PyObject *kw);
+PyObject *pypk_m_fileno(pypk_txn *self, PyObject *unused);
+PyObject *pypk_m_cancel(pypk_txn *self, PyObject *unused);
+PyObject *pypk_m_get_user(pypk_txn *self, PyObject *args, PyObject *kw);
+
 /* The transaction, or NULL with RuntimeError once it has ended. */
 pypk_txn *pypk_txn_check_open(pypk_txn *self);
 /* items.c */

@@ -1,7 +1,8 @@
 /*
  * txn.c - truenas_pypam.Transaction: the general PAM transaction type over
- * libpamkit (docs/python-core.md).  Methods return PAMCode and never raise
- * for a PAM failure.
+ * libpamkit (docs/python-core.md): its constructor, lifecycle, items,
+ * environment and properties; the PAM operations are txnops.c.  Methods
+ * return PAMCode and never raise for a PAM failure.
  */
 #include <errno.h>
 #include <string.h>
@@ -181,7 +182,7 @@ int pypk_txn_run(pypk_txn *self, int op, int flags)
 	return rc;
 }
 
-static PyObject *code_or_raise(pypk_txn *self, int rc, const char *what)
+PyObject *pypk_code_or_raise(pypk_txn *self, int rc, const char *what)
 {
 	if (rc < 0)
 		return pypk_raise_neg(rc, what);
@@ -450,366 +451,6 @@ static PyObject *txn_end(pypk_txn *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* ---- operations --------------------------------------------------------- */
-
-static int parse_op(PyObject *args, PyObject *kw, int *op, int *flags)
-{
-	static char *kwlist[] = { "op", "flags", NULL };
-	PyObject *o;
-
-	*flags = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|i", kwlist, &o, flags))
-		return -1;
-	*op = pypk_op_from_str(o);
-	return *op < 0 ? -1 : 0;
-}
-
-static PyObject *txn_call(pypk_txn *self, PyObject *args, PyObject *kw)
-{
-	int op, flags, rc;
-
-	if (parse_op(args, kw, &op, &flags) < 0)
-		return NULL;
-	if (op == PK_OP_GET_USER) {
-		PyErr_SetString(PyExc_ValueError,
-				"use get_user() for pam_get_user");
-		return NULL;
-	}
-	rc = pypk_txn_run(self, op, flags);
-	if (rc < 0)
-		return NULL;
-	return code_or_raise(self, rc, pk_op_name((enum pk_op)op));
-}
-
-static int need_stepwise(pypk_txn *self)
-{
-	if (!pypk_txn_check_open(self))
-		return -1;
-	if (!self->stepwise) {
-		PyErr_SetString(PyExc_RuntimeError,
-				"stepwise calls need Transaction(..., "
-				"stepwise=True)");
-		return -1;
-	}
-	return 0;
-}
-
-/* A batch was just reported to this caller: its answer must go to it. */
-static void expect_pending(pypk_txn *self)
-{
-	pk_batch *b;
-
-	PK_TXN_NOGIL(self, b = pk_batch_get(self->txn));
-	self->expect_seq = pk_batch_seq(b);
-	pk_batch_unref(b);
-}
-
-static PyObject *after_wait(pypk_txn *self, int rc, const char *what)
-{
-	if (rc == PAM_CONV_AGAIN)
-		expect_pending(self);
-	if (rc >= 0 && rc != PAM_CONV_AGAIN) {
-		self->started = 0;
-		if (pypk_txn_finish_delay(self, rc) < 0)
-			return NULL;
-	}
-	return code_or_raise(self, rc, what);
-}
-
-/* timeout= (seconds, None: wait as long as PAM takes) -> ms or -1. */
-static int wait_arg(PyObject *o, int *ms)
-{
-	double t;
-
-	*ms = -1;
-	if (!o || o == Py_None)
-		return 0;
-	if (!PyLong_Check(o) && !PyFloat_Check(o)) {
-		PyErr_Format(PyExc_TypeError, "timeout must be a number of "
-			     "seconds or None, not %s", Py_TYPE(o)->tp_name);
-		return -1;
-	}
-	t = PyFloat_AsDouble(o);
-	if (t == -1.0 && PyErr_Occurred())
-		return -1;
-	if (!(t > 0) || t > 86400.0) {
-		PyErr_SetString(PyExc_ValueError,
-				"timeout must be > 0 and <= 86400 seconds");
-		return -1;
-	}
-	*ms = (int)(t * 1000.0);
-	if (*ms == 0)
-		*ms = 1;
-	return 0;
-}
-
-/* begin/answer with timeout=: PAM must come back (a batch or the end)
-   within it, else the operation is cancelled and TimeoutError raised. */
-static PyObject *step_with_timeout(pypk_txn *self, int op, int flags,
-				   PyObject *replies, int ms)
-{
-	int timed_out = 0;
-	int rc = pypk_txn_step(self, op, flags, replies, ms, &timed_out);
-
-	if (rc < 0)
-		return NULL;
-	if (timed_out) {
-		PyErr_Format(PyExc_TimeoutError, "PAM did not answer within "
-			     "%.3g s (the operation was cancelled)", ms / 1000.0);
-		return NULL;
-	}
-	return code_or_raise(self, rc, pk_op_name((enum pk_op)op));
-}
-
-static PyObject *txn_begin(pypk_txn *self, PyObject *args, PyObject *kw)
-{
-	static char *kwlist[] = { "op", "flags", "timeout", NULL };
-	PyObject *o, *timeout = NULL;
-	int op, flags = 0, rc, ms;
-
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|i$O", kwlist, &o,
-					 &flags, &timeout) ||
-	    (op = pypk_op_from_str(o)) < 0 || need_stepwise(self) < 0 ||
-	    wait_arg(timeout, &ms) < 0)
-		return NULL;
-	if (ms >= 0)
-		return step_with_timeout(self, op, flags, NULL, ms);
-	if (pypk_audit(self, op, flags) < 0)
-		return NULL;
-	pypk_busy_enter(self);
-	Py_BEGIN_ALLOW_THREADS
-	rc = pk_start(self->txn, (enum pk_op)op, flags);
-	if (rc == 0)
-		rc = pk_wait(self->txn, -1);
-	Py_END_ALLOW_THREADS
-	pypk_busy_leave(self);
-	if (rc == -EBUSY || rc == -EINVAL) {
-		PyErr_Format(PyExc_RuntimeError, "begin: %s", pk_strerror(rc));
-		return NULL;
-	}
-	self->started = 1;
-	return after_wait(self, rc, pk_op_name((enum pk_op)op));
-}
-
-static PyObject *txn_start(pypk_txn *self, PyObject *args, PyObject *kw)
-{
-	int op, flags, rc;
-
-	if (parse_op(args, kw, &op, &flags) < 0 || need_stepwise(self) < 0)
-		return NULL;
-	if (pypk_audit(self, op, flags) < 0)
-		return NULL;
-	PK_TXN_NOGIL(self, rc = pk_start(self->txn, (enum pk_op)op, flags));
-	if (rc < 0) {
-		PyErr_Format(rc == -ENOMEM ? PyExc_MemoryError :
-			     PyExc_RuntimeError, "start: %s", pk_strerror(rc));
-		return NULL;
-	}
-	self->started = 1;
-	Py_RETURN_NONE;
-}
-
-static PyObject *txn_poll(pypk_txn *self, PyObject *unused)
-{
-	int rc;
-
-	(void)unused;
-	if (need_stepwise(self) < 0)
-		return NULL;
-	PK_TXN_NOGIL(self, rc = pk_result(self->txn));
-	if (rc == -EAGAIN)
-		Py_RETURN_NONE;
-	if (rc == -EINVAL) {
-		PyErr_SetString(PyExc_RuntimeError,
-				"poll: no operation was started");
-		return NULL;
-	}
-	return after_wait(self, rc, "poll");
-}
-
-/* Replies for the batch begin/answer/poll reported (expect_seq), or the
-   pending one; *seq is the batch they answer. */
-static int get_replies(pypk_txn *self, PyObject *replies, char ***r,
-		       size_t *n, uint64_t *seq)
-{
-	pk_batch *b;
-	size_t want = 0;
-	int rc;
-
-	PK_TXN_NOGIL(self, b = pk_batch_get(self->txn));
-	if (!b) {
-		/* In a child after fork, say so: the parent's login is not
-		   ours to answer. */
-		if (pk_txn_last_status(self->txn) == -ECHILD)
-			pypk_raise_neg(-ECHILD, "reply");
-		else
-			PyErr_SetString(PyExc_RuntimeError,
-					"no conversation is waiting for answers");
-		return -1;
-	}
-	*seq = pk_batch_seq(b);
-	pk_batch_messages(b, &want);
-	pk_batch_unref(b);
-	if (self->expect_seq && self->expect_seq != *seq) {
-		/* The batch Python read timed out; this is another one. */
-		pypk_raise_neg(-ESTALE, "reply");
-		return -1;
-	}
-	rc = pypk_replies_from_seq(replies, want, r, n, self->conv_owner == NULL);
-	if (rc == 0)
-		self->expect_seq = 0;
-	return rc;
-}
-
-static PyObject *txn_reply(pypk_txn *self, PyObject *replies)
-{
-	char **r = NULL;
-	size_t n = 0;
-	uint64_t seq = 0;
-	int rc;
-
-	if (need_stepwise(self) < 0 ||
-	    get_replies(self, replies, &r, &n, &seq) < 0)
-		return NULL;
-	PK_TXN_NOGIL(self, rc = pk_reply(self->txn, seq,
-					 (const char *const *)r, n));
-	pypk_replies_free(r, n);
-	if (rc < 0)
-		return pypk_raise_neg(rc == -EINVAL ? -EBUSY : rc, "reply");
-	Py_RETURN_NONE;
-}
-
-static PyObject *txn_answer(pypk_txn *self, PyObject *args, PyObject *kw)
-{
-	static char *kwlist[] = { "replies", "timeout", NULL };
-	PyObject *replies, *timeout = NULL;
-	char **r = NULL;
-	size_t n = 0;
-	uint64_t seq = 0;
-	int rc, ms;
-
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O", kwlist, &replies,
-					 &timeout) || wait_arg(timeout, &ms) < 0)
-		return NULL;
-	if (ms >= 0) {
-		if (need_stepwise(self) < 0)
-			return NULL;
-		return step_with_timeout(self, 0, 0, replies, ms);
-	}
-	if (need_stepwise(self) < 0 ||
-	    get_replies(self, replies, &r, &n, &seq) < 0)
-		return NULL;
-	pypk_busy_enter(self);
-	Py_BEGIN_ALLOW_THREADS
-	rc = pk_reply(self->txn, seq, (const char *const *)r, n);
-	if (rc == 0)
-		rc = pk_wait(self->txn, -1);
-	Py_END_ALLOW_THREADS
-	pypk_busy_leave(self);
-	pypk_replies_free(r, n);
-	if (rc == -EINVAL || rc == -EBUSY) {
-		PyErr_Format(PyExc_RuntimeError, "answer: %s", pk_strerror(rc));
-		return NULL;
-	}
-	return after_wait(self, rc, "answer");
-}
-
-int pypk_txn_step(pypk_txn *self, int op, int flags, PyObject *replies,
-		  int timeout_ms, int *timed_out)
-{
-	char **r = NULL;
-	size_t n = 0;
-	uint64_t seq = 0;
-	int rc;
-
-	*timed_out = 0;
-	if (need_stepwise(self) < 0)
-		return -1;
-	if (replies ? get_replies(self, replies, &r, &n, &seq) < 0
-		    : pypk_audit(self, op, flags) < 0)
-		return -1;
-	pypk_busy_enter(self);
-	Py_BEGIN_ALLOW_THREADS
-	rc = replies ? pk_reply(self->txn, seq, (const char *const *)r, n)
-		     : pk_start(self->txn, (enum pk_op)op, flags);
-	if (rc == 0)
-		rc = pk_wait(self->txn, timeout_ms);
-	if (rc == -ETIMEDOUT) {
-		*timed_out = 1;
-		/* cut every further conversation short until the op ends */
-		do {
-			pk_cancel(self->txn);
-			rc = pk_wait(self->txn, -1);
-		} while (rc == PAM_CONV_AGAIN);
-	}
-	Py_END_ALLOW_THREADS
-	pypk_busy_leave(self);
-	pypk_replies_free(r, n);
-	if (rc < 0) {
-		PyErr_Format(rc == -ENOMEM ? PyExc_MemoryError :
-			     PyExc_RuntimeError, "%s: %s",
-			     replies ? "reply" : "start", pk_strerror(rc));
-		return -1;
-	}
-	self->started = rc == PAM_CONV_AGAIN;
-	if (rc == PAM_CONV_AGAIN)
-		expect_pending(self);
-	if (rc != PAM_CONV_AGAIN && pypk_txn_finish_delay(self, rc) < 0)
-		return -1;
-	return rc;
-}
-
-static PyObject *txn_fileno(pypk_txn *self, PyObject *unused)
-{
-	(void)unused;
-	if (need_stepwise(self) < 0)
-		return NULL;
-	return PyLong_FromLong(pk_fd(self->txn));
-}
-
-static PyObject *txn_cancel(pypk_txn *self, PyObject *unused)
-{
-	(void)unused;
-	if (self->txn)
-		PK_TXN_NOGIL(self, pk_cancel(self->txn));
-	Py_RETURN_NONE;
-}
-
-static PyObject *txn_get_user(pypk_txn *self, PyObject *args, PyObject *kw)
-{
-	static char *kwlist[] = { "prompt", NULL };
-	const char *prompt = NULL;
-	struct pypk_frame fr = { 0 };
-	char *user = NULL;
-	PyObject *code, *res;
-	int rc;
-
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|z", kwlist, &prompt) ||
-	    !pypk_txn_check_open(self))
-		return NULL;
-	pypk_busy_enter(self);
-	fr.owner = self;
-	pypk_frame_push(&fr);
-	fr.tstate = PyEval_SaveThread();
-	rc = pk_get_user(self->txn, prompt, &user);
-	PyEval_RestoreThread(fr.tstate);
-	pypk_frame_pop(&fr);
-	pypk_busy_leave(self);
-	store_conv_error(self, fr.exc);
-	if (rc < 0) {
-		free(user);
-		return pypk_raise_neg(rc, "get_user");
-	}
-	code = pypk_code(pypk_state_of_module(self->module), rc);
-	if (!code) {
-		free(user);
-		return NULL;
-	}
-	res = Py_BuildValue("(Nz)", code, user);
-	free(user);
-	return res;
-}
-
 /* ---- items and environment ---------------------------------------------- */
 
 static int item_of(PyObject *name)
@@ -916,7 +557,7 @@ static PyObject *txn_fail_delay(pypk_txn *self, PyObject *arg)
 	if (!pypk_txn_check_open(self) || usec_arg(arg, "usec", &v) < 0)
 		return NULL;
 	PK_TXN_NOGIL(self, rc = pk_fail_delay(self->txn, v));
-	return code_or_raise(self, rc, "fail_delay");
+	return pypk_code_or_raise(self, rc, "fail_delay");
 }
 
 /* ---- properties --------------------------------------------------------- */
@@ -956,7 +597,7 @@ static PyObject *txn_last_status(pypk_txn *self, void *c)
 	int rc;
 
 	PK_TXN_NOGIL(self, rc = pk_txn_last_status(self->txn));
-	return code_or_raise(self, rc, "last_status");
+	return pypk_code_or_raise(self, rc, "last_status");
 }
 
 static PyObject *txn_conv_error(pypk_txn *self, void *c)
@@ -1003,28 +644,28 @@ static PyGetSetDef txn_getset[] = {
 };
 
 static PyMethodDef txn_methods[] = {
-	{ "call", (PyCFunction)(void (*)(void))txn_call,
+	{ "call", (PyCFunction)(void (*)(void))pypk_m_call,
 	  METH_VARARGS | METH_KEYWORDS, "call(op, flags=0) -> PAMCode" },
-	{ "begin", (PyCFunction)(void (*)(void))txn_begin,
+	{ "begin", (PyCFunction)(void (*)(void))pypk_m_begin,
 	  METH_VARARGS | METH_KEYWORDS,
 	  "begin(op, flags=0, *, timeout=None) -> PAMCode; timeout: seconds "
 	  "PAM may take to come back (TimeoutError, operation cancelled)" },
-	{ "answer", (PyCFunction)(void (*)(void))txn_answer,
+	{ "answer", (PyCFunction)(void (*)(void))pypk_m_answer,
 	  METH_VARARGS | METH_KEYWORDS,
 	  "answer(replies, *, timeout=None) -> PAMCode" },
-	{ "start", (PyCFunction)(void (*)(void))txn_start,
+	{ "start", (PyCFunction)(void (*)(void))pypk_m_start,
 	  METH_VARARGS | METH_KEYWORDS, "start(op, flags=0)" },
-	{ "poll", (PyCFunction)txn_poll, METH_NOARGS,
+	{ "poll", (PyCFunction)pypk_m_poll, METH_NOARGS,
 	  "poll() -> PAMCode | None" },
-	{ "reply", (PyCFunction)txn_reply, METH_O, "reply(replies)" },
-	{ "fileno", (PyCFunction)txn_fileno, METH_NOARGS, "pollable fd" },
-	{ "cancel", (PyCFunction)txn_cancel, METH_NOARGS,
+	{ "reply", (PyCFunction)pypk_m_reply, METH_O, "reply(replies)" },
+	{ "fileno", (PyCFunction)pypk_m_fileno, METH_NOARGS, "pollable fd" },
+	{ "cancel", (PyCFunction)pypk_m_cancel, METH_NOARGS,
 	  "fail the pending conversation" },
 	{ "end", (PyCFunction)txn_end, METH_NOARGS, "end the transaction" },
 	{ "get_item", (PyCFunction)txn_get_item_m, METH_O, "get_item(name)" },
 	{ "set_item", (PyCFunction)txn_set_item_m, METH_VARARGS,
 	  "set_item(name, value)" },
-	{ "get_user", (PyCFunction)(void (*)(void))txn_get_user,
+	{ "get_user", (PyCFunction)(void (*)(void))pypk_m_get_user,
 	  METH_VARARGS | METH_KEYWORDS, "get_user(prompt=None)" },
 	{ "getenv", (PyCFunction)txn_getenv, METH_O, "getenv(name)" },
 	{ "setenv", (PyCFunction)(void (*)(void))txn_setenv,
