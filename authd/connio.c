@@ -160,6 +160,10 @@ void conn_rearm(struct conn *c, uint32_t ignored)
 	if (c->outlen || (c->state == CS_TLS_HANDSHAKE && c->ssl &&
 			  SSL_want_write(c->ssl)))
 		want |= EPOLLOUT;
+	/* waiting for a whole first TLS record (conn_detect): the bytes that
+	   are there stay unread, so only new bytes may wake us */
+	if (c->state == CS_DETECT)
+		want |= EPOLLET;
 	if (want == c->armed)
 		return;
 	ev.events = want;

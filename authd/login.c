@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <syslog.h>
 
@@ -279,6 +280,31 @@ void conn_read_frames(struct conn *c)
 	}
 }
 
+/* TLS: the first record (the ClientHello) whole in the socket before any
+   SSL object exists.  A client that trickles it (a slow loris) holds this
+   connection's 5 KiB, not OpenSSL's ~50 (read buffer, handshake state);
+   past the ClientHello a client without the console's PSK gets nowhere.
+   Meanwhile the socket is watched edge-triggered (conn_rearm): no spin on
+   the bytes that wait. */
+#define TLS_RECORD_MAX (16384 + 2048)
+
+static bool tls_record_ready(struct conn *c)
+{
+	unsigned char h[5];
+	ssize_t r = recv(c->fd, h, sizeof(h), MSG_PEEK);
+	int avail = 0;
+	size_t len;
+
+	if (r < (ssize_t)sizeof(h))
+		return false;
+	len = ((size_t)h[3] << 8) | h[4];
+	if (len == 0 || len > TLS_RECORD_MAX)
+		return true;		/* let OpenSSL say what is wrong */
+	if (ioctl(c->fd, FIONREAD, &avail) != 0)
+		return true;
+	return (size_t)avail >= sizeof(h) + len;
+}
+
 void conn_detect(struct conn *c)
 {
 	unsigned char b;
@@ -291,6 +317,8 @@ void conn_detect(struct conn *c)
 		return;
 	}
 	if (b == TLS_FIRST_BYTE) {
+		if (!tls_record_ready(c))
+			return;		/* the rest of the ClientHello */
 		c->ssl = SSL_new(c->d->ssl_ctx);
 		if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
 			conn_hangup(c, "SSL_new failed");

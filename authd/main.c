@@ -196,7 +196,8 @@ static void accept_all(struct authd *d, int lfd, bool local)
 		c->local = local;
 		c->unauth_counted = true;
 		memcpy(c->peer, peer, sizeof(c->peer));
-		ev.events = EPOLLIN | EPOLLRDHUP;
+		/* edge-triggered until the first record is whole (login.c) */
+		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 		ev.data.ptr = &c->w_sock;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			sources_del(&d->sources, peer);

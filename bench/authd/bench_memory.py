@@ -70,67 +70,75 @@ def main():
         "[console benchcon]\npassword = benchsecret\npam = yes\n"
         "[console pamcon]\npassword = consolesecret\npam = yes\n")
     conf.chmod(0o600)
-    log = tmp / "authd.log"
-    d = subprocess.Popen([str(DAEMON), "-f", "-c", str(conf)],
-                         stderr=open(log, "w"),
-                         preexec_fn=lambda: resource.setrlimit(
-                             resource.RLIMIT_NOFILE, (hard, hard)))
-    port = None
-    for _ in range(200):
-        m = re.search(r"port (\d+)", log.read_text())
-        if m:
-            port = int(m.group(1))
-            break
-        time.sleep(0.05)
     res = {"connections_per_kind": n}
-    try:
-        base = settle(d.pid)
-        res["daemon_rss_kib_at_start"] = base
-        # pre-auth, cleartext
-        plain = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
-        held = settle(d.pid)
-        res["preauth_cleartext_kib_each"] = round((held - base) / n, 2)
-        for s in plain:
-            s.close()
-        base = settle(d.pid)
-        # pre-auth, TLS: record header and the start of a ClientHello
-        tls = []
-        for _ in range(n):
-            s = socket.create_connection(("127.0.0.1", port))
-            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
-            tls.append(s)
-        held = settle(d.pid)
-        res["preauth_tls_kib_each"] = round((held - base) / n, 2)
-        for s in tls:
-            s.close()
-        base = settle(d.pid)
-        # logged in, idle
-        idle = subprocess.Popen([str(LOADGEN), "-p", str(port), "-i", str(n)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                text=True)
-        line = idle.stdout.readline()
-        held = settle(d.pid)
-        res["idle_logged_in"] = int(line.split("=")[1])
-        res["idle_logged_in_kib_each"] = round((held - base) /
-                                               max(1, res["idle_logged_in"]), 2)
-        res["threads_with_idle_consoles"] = threads(d.pid)
-        idle.stdin.close()
-        idle.wait(60)
-        # one interactive login waiting at its prompt
-        before = threads(d.pid)
-        w = Wire(port)
-        assert w.auth(console="pamcon", password="consolesecret") == b"1000 OK auth\n"
-        w.recv()
-        w.send(b"4001\x1e")
-        w.recv()
-        w.recv()                            # the prompt: PAM waits now
-        time.sleep(0.3)
-        res["threads_before_waiting_login"] = before
-        res["threads_with_one_login_at_a_prompt"] = threads(d.pid)
-        w.close()
-    finally:
+
+    def daemon():
+        """A fresh daemon per kind: memory another kind freed would be
+        reused and hide the cost."""
+        log = tmp / "authd.log"
+        d = subprocess.Popen([str(DAEMON), "-f", "-c", str(conf)],
+                             stderr=open(log, "w"),
+                             preexec_fn=lambda: resource.setrlimit(
+                                 resource.RLIMIT_NOFILE, (hard, hard)))
+        for _ in range(200):
+            m = re.search(r"port (\d+)", log.read_text())
+            if m:
+                return d, int(m.group(1))
+            time.sleep(0.05)
+        raise RuntimeError(log.read_text())
+
+    def stop(d):
         d.terminate()
         d.wait(15)
+
+    # pre-auth, cleartext
+    d, port = daemon()
+    base = settle(d.pid)
+    res["daemon_rss_kib_at_start"] = base
+    plain = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+    res["preauth_cleartext_kib_each"] = round((settle(d.pid) - base) / n, 2)
+    for s in plain:
+        s.close()
+    stop(d)
+    # pre-auth, TLS: record header and the start of a ClientHello
+    d, port = daemon()
+    base = settle(d.pid)
+    tls = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        tls.append(s)
+    res["preauth_tls_kib_each"] = round((settle(d.pid) - base) / n, 2)
+    for s in tls:
+        s.close()
+    stop(d)
+    # logged in, idle
+    d, port = daemon()
+    base = settle(d.pid)
+    idle = subprocess.Popen([str(LOADGEN), "-p", str(port), "-i", str(n)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    line = idle.stdout.readline()
+    held = settle(d.pid)
+    res["idle_logged_in"] = int(line.split("=")[1])
+    res["idle_logged_in_kib_each"] = round((held - base) /
+                                           max(1, res["idle_logged_in"]), 2)
+    res["threads_with_idle_consoles"] = threads(d.pid)
+    idle.stdin.close()
+    idle.wait(60)
+    # one interactive login waiting at its prompt
+    before = threads(d.pid)
+    w = Wire(port)
+    assert w.auth(console="pamcon", password="consolesecret") == b"1000 OK auth\n"
+    w.recv()
+    w.send(b"4001\x1e")
+    w.recv()
+    w.recv()                                # the prompt: PAM waits now
+    time.sleep(0.3)
+    res["threads_before_waiting_login"] = before
+    res["threads_with_one_login_at_a_prompt"] = threads(d.pid)
+    w.close()
+    stop(d)
     print(json.dumps(res, indent=2))
 
 

@@ -864,3 +864,28 @@ def test_no_pam_handle_in_two_threads_at_once(make_daemon):
         for (a0, a1), (b0, b1) in zip(calls, calls[1:]):
             assert a1 <= b0, "one handle in two calls at once"
     assert len({tid for *_, tid in spans}) > 1   # several workers served
+
+
+def test_partial_client_hello_holds_no_tls_state_and_no_cpu(make_daemon):
+    """Clients that send the start of a ClientHello and stop: the daemon
+    waits for the whole record (edge-triggered) before OpenSSL gets it, so
+    it neither spins on the waiting bytes nor holds TLS state for them."""
+    d = make_daemon(max_unauth_per_source="0", preauth_timeout_ms="30000",
+                    login_timeout_ms="30000")
+    rss0 = int([ln for ln in open(f"/proc/{d.proc.pid}/status")
+                if ln.startswith("VmRSS:")][0].split()[1])
+    held = []
+    for _ in range(200):
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        held.append(s)
+    time.sleep(0.5)
+    c0 = _cpu_seconds(d.proc.pid)
+    time.sleep(1.0)
+    assert _cpu_seconds(d.proc.pid) - c0 < 0.1
+    rss1 = int([ln for ln in open(f"/proc/{d.proc.pid}/status")
+                if ln.startswith("VmRSS:")][0].split()[1])
+    assert (rss1 - rss0) / 200 < 20, f"{(rss1 - rss0) / 200:.1f} KiB each"
+    alice_logs_in(d)                        # TLS-PSK logins still work
+    for s in held:
+        s.close()
