@@ -194,6 +194,12 @@ static PyObject *ctx_set_env(pypk_ctx *self, PyObject *args, PyObject *kw)
 				"'name'");
 		return NULL;
 	}
+	/* str only, as upstream (Transaction takes bytes too) */
+	if (value != Py_None && !PyUnicode_Check(value)) {
+		PyErr_SetString(PyExc_TypeError,
+				"environment value must be str");
+		return NULL;
+	}
 	if (pypk_txn_setenv(self->txn, name, value, ro) < 0)
 		return NULL;
 	Py_RETURN_NONE;

@@ -1,6 +1,7 @@
 /*
  * items.c - PAM items and the PAM environment of a transaction, shared by
- * Transaction's methods and PamContext's properties: str in, str out
+ * Transaction's methods and PamContext's properties: str or bytes in (the
+ * callers that follow an str-only upstream check first), str out
  * (surrogateescape), the GIL released around each libpamkit call.
  */
 #include <stdlib.h>
@@ -39,10 +40,11 @@ int pypk_txn_set_item(pypk_txn *self, int item, PyObject *value)
 	if (!pypk_txn_check_open(self))
 		return -1;
 	if (!value || value == Py_None) {
-		PyErr_SetString(PyExc_TypeError, "PAM item value must be str");
+		PyErr_SetString(PyExc_TypeError,
+				"PAM item value must be str or bytes");
 		return -1;
 	}
-	if (pypk_opt_str(value, pk_item_name(item), &s) < 0)
+	if (pypk_opt_text(value, pk_item_name(item), &s) < 0)
 		return -1;
 	PK_TXN_NOGIL(self, rc = pk_set_item(self->txn, item, s));
 	if (rc < 0) {
@@ -99,12 +101,13 @@ int pypk_txn_setenv(pypk_txn *self, PyObject *name, PyObject *value,
 	if (!pypk_txn_check_open(self) || env_name(name, &s) < 0)
 		return -1;
 	if (value && value != Py_None) {
-		if (!PyUnicode_Check(value)) {
+		if (!PyUnicode_Check(value) && !PyBytes_Check(value)) {
 			PyErr_SetString(PyExc_TypeError,
-					"environment value must be str");
+					"environment value must be str or "
+					"bytes");
 			return -1;
 		}
-		if (pypk_opt_str(value, "value", &v) < 0)
+		if (pypk_opt_text(value, "value", &v) < 0)
 			return -1;
 		PK_TXN_NOGIL(self, rc = readonly ? pk_misc_setenv(self->txn, s, v, true)
 			      : pk_setenv(self->txn, s, v));

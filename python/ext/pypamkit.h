@@ -131,6 +131,8 @@ int pypk_txn_step(pypk_txn *self, int op, int flags, PyObject *replies,
 		  int timeout_ms, int *timed_out);
 /* None/absent -> NULL; else a str without NUL (TypeError, ValueError). */
 int pypk_opt_str(PyObject *o, const char *name, const char **out);
+/* the same, bytes accepted too (borrowed: valid while o is) */
+int pypk_opt_text(PyObject *o, const char *name, const char **out);
 /* fail_delay argument (None or int µs) into o; -1 with an exception set. */
 int pypk_parse_fail_delay(PyObject *v, const char *name,
 			  struct pk_options *o);

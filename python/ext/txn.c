@@ -238,7 +238,8 @@ PyObject *pypk_txn_new(pypk_state *st, PyObject *module,
 
 /* ---- constructor -------------------------------------------------------- */
 
-int pypk_opt_str(PyObject *o, const char *name, const char **out)
+static int text_arg(PyObject *o, const char *name, const char **out,
+		    int allow_bytes)
 {
 	Py_ssize_t len;
 
@@ -246,20 +247,36 @@ int pypk_opt_str(PyObject *o, const char *name, const char **out)
 		*out = NULL;
 		return 0;
 	}
-	if (!PyUnicode_Check(o)) {
-		PyErr_Format(PyExc_TypeError, "%s must be str or None, not %s",
-			     name, Py_TYPE(o)->tp_name);
+	if (allow_bytes && PyBytes_Check(o)) {
+		/* borrowed from the caller's argument, alive for the call */
+		*out = PyBytes_AS_STRING(o);
+		len = PyBytes_GET_SIZE(o);
+	} else if (!PyUnicode_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "%s must be %s or None, not %s",
+			     name, allow_bytes ? "str, bytes" : "str",
+			     Py_TYPE(o)->tp_name);
 		return -1;
+	} else {
+		*out = PyUnicode_AsUTF8AndSize(o, &len);
+		if (!*out)
+			return -1;
 	}
-	*out = PyUnicode_AsUTF8AndSize(o, &len);
-	if (!*out)
-		return -1;
 	if (strlen(*out) != (size_t)len) {
 		PyErr_Format(PyExc_ValueError, "%s contains a NUL character",
 			     name);
 		return -1;
 	}
 	return 0;
+}
+
+int pypk_opt_str(PyObject *o, const char *name, const char **out)
+{
+	return text_arg(o, name, out, 0);
+}
+
+int pypk_opt_text(PyObject *o, const char *name, const char **out)
+{
+	return text_arg(o, name, out, 1);
 }
 
 /* usec as an unsigned int: TypeError for non-int (bool too), ValueError
@@ -325,20 +342,23 @@ static PyObject *txn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 			&xdisplay, &user_prompt, &authtok_type, &fail_delay,
 			&fd_cb, &conv, &stepwise, &step_timeout))
 		return NULL;
-	if (!PyUnicode_Check(service)) {
-		PyErr_Format(PyExc_TypeError, "service must be str, not %s",
+	/* bytes too: PAM strings are bytes, and a name that is not UTF-8
+	   must still reach PAM as it is (pamphlet accepts them) */
+	if (!PyUnicode_Check(service) && !PyBytes_Check(service)) {
+		PyErr_Format(PyExc_TypeError,
+			     "service must be str or bytes, not %s",
 			     Py_TYPE(service)->tp_name);
 		return NULL;
 	}
-	if (pypk_opt_str(service, "service", &o.service) < 0 ||
-	    pypk_opt_str(user, "user", &o.user) < 0 ||
-	    pypk_opt_str(confdir, "confdir", &o.confdir) < 0 ||
-	    pypk_opt_str(rhost, "rhost", &o.rhost) < 0 ||
-	    pypk_opt_str(ruser, "ruser", &o.ruser) < 0 ||
-	    pypk_opt_str(tty, "tty", &o.tty) < 0 ||
-	    pypk_opt_str(xdisplay, "xdisplay", &o.xdisplay) < 0 ||
-	    pypk_opt_str(user_prompt, "user_prompt", &o.user_prompt) < 0 ||
-	    pypk_opt_str(authtok_type, "authtok_type", &o.authtok_type) < 0)
+	if (pypk_opt_text(service, "service", &o.service) < 0 ||
+	    pypk_opt_text(user, "user", &o.user) < 0 ||
+	    pypk_opt_text(confdir, "confdir", &o.confdir) < 0 ||
+	    pypk_opt_text(rhost, "rhost", &o.rhost) < 0 ||
+	    pypk_opt_text(ruser, "ruser", &o.ruser) < 0 ||
+	    pypk_opt_text(tty, "tty", &o.tty) < 0 ||
+	    pypk_opt_text(xdisplay, "xdisplay", &o.xdisplay) < 0 ||
+	    pypk_opt_text(user_prompt, "user_prompt", &o.user_prompt) < 0 ||
+	    pypk_opt_text(authtok_type, "authtok_type", &o.authtok_type) < 0)
 		return NULL;
 	if (!*o.service) {
 		PyErr_SetString(PyExc_ValueError, "service must not be empty");
@@ -507,7 +527,7 @@ static PyObject *txn_setenv(pypk_txn *self, PyObject *args, PyObject *kw)
 		return NULL;
 	if (value == Py_None) {
 		PyErr_SetString(PyExc_TypeError,
-				"value must be str (use unsetenv)");
+				"value must be str or bytes (use unsetenv)");
 		return NULL;
 	}
 	if (pypk_txn_setenv(self, name, value, ro) < 0)

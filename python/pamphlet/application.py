@@ -28,9 +28,10 @@ def _pamitem(name):
                            code=core_error_code(exc)) from exc
 
     def setter(self, value):
-        # the original raises ValueError for anything but a string
-        if not isinstance(value, str):
-            raise ValueError('PAM item %s must be str, not %s'
+        # the original raises ValueError for anything but a string; bytes
+        # go to PAM as they are (a host or tty name need not be UTF-8)
+        if not isinstance(value, (str, bytes)):
+            raise ValueError('PAM item %s must be str or bytes, not %s'
                              % (name, type(value).__name__))
         try:
             self._txn().set_item(name, value)
@@ -66,10 +67,11 @@ class PamApplication(object):
     """A PAM transaction; subclass it and define conversation(messages)."""
 
     def __init__(self, service_name, user_name=None, confdir=None):
-        if not isinstance(service_name, str) or not service_name:
-            raise ValueError('service_name must be a non-empty str')
-        if user_name is not None and not isinstance(user_name, str):
-            raise TypeError('user_name must be str or None')
+        # str or bytes, as the original (bytes reach PAM unchanged)
+        if not isinstance(service_name, (str, bytes)) or not service_name:
+            raise ValueError('service_name must be a non-empty str or bytes')
+        if user_name is not None and not isinstance(user_name, (str, bytes)):
+            raise TypeError('user_name must be str, bytes or None')
         self.service_name = service_name
         # as the original: '' is no user at all (PAM asks for one)
         self.user_name = user_name or None

@@ -26,9 +26,11 @@ class PamEnvironment(MutableMapping):
         return value
 
     def __setitem__(self, key, value):
-        if not isinstance(key, str) or not isinstance(value, str):
-            # ValueError, as the original
-            raise ValueError('PAM environment names and values are str')
+        if not isinstance(key, str) or not isinstance(value, (str, bytes)):
+            # ValueError, as the original; a value may be bytes (PAM's
+            # environment is bytes; read back it is str, surrogateescape)
+            raise ValueError('PAM environment names are str, values str '
+                             'or bytes')
         if not key or '=' in key:
             raise ValueError('bad PAM environment name %r' % key)
         try:

@@ -1,5 +1,6 @@
 """pamphlet on the real libpam: the README's examples and the error paths."""
 import getpass
+import os
 import threading
 import time
 
@@ -301,6 +302,17 @@ def test_exception_registry_covers_every_code():
     assert type(pamphlet.PamError('x', code=12345)) is pamphlet.PamError
 
 
+def test_pam_error_positional_without_handle():
+    # the original's signature is PamError(msg, handle, code); with no
+    # handle the text still names the code (pam_strerror needs none here)
+    err = pamphlet.PamError('Authentication failed', None,
+                            pamphlet.PAM_AUTH_ERR)
+    assert type(err) is pamphlet.AuthenticationError
+    assert err.code == pamphlet.PAM_AUTH_ERR
+    assert str(err) == 'Authentication failed: Authentication failure'
+    assert str(pamphlet.PamError('plain')) == 'plain'
+
+
 def test_environ_mapping(services):
     services.add('svc', auth=['set_env=FROM_MODULE=yes'])
     app = MyApp('svc', confdir=services.confdir)
@@ -532,6 +544,42 @@ def test_latin1_password_as_bytes(services, tmp_path):
     assert app.get_data() is None
     step.join()
     app.end()
+
+
+def test_bytes_service_user_items_and_environ(services, tmp_path):
+    """Service, user, items and environment values may be bytes, and reach
+    PAM unchanged though they are not UTF-8 (a latin-1 host or user name);
+    read back they are str with the bytes kept (surrogateescape)."""
+    (tmp_path / 'pam.d' / os.fsdecode(b'svc\xe9')).write_bytes(
+        b'auth required ' + services.module.encode()
+        + b' setcred=skip user=\xe9mile check_item=rhost:h\xf4te'
+        b' check_env=PLACE=caf\xe9\n')
+    app = MyApp(b'svc\xe9', b'\xe9mile', confdir=services.confdir)
+    app.rhost = b'h\xf4te'
+    app.environ['PLACE'] = b'caf\xe9'
+    assert app.rhost.encode('utf-8', 'surrogateescape') == b'h\xf4te'
+    assert app.environ['PLACE'].encode('utf-8', 'surrogateescape') \
+        == b'caf\xe9'
+    app.authenticate()
+    assert app.user.encode('utf-8', 'surrogateescape') == b'\xe9mile'
+    app.end()
+    # the module checks: other bytes fail, so the test above compared
+    app = MyApp(b'svc\xe9', '\xe9mile', confdir=services.confdir)
+    app.rhost = b'h\xf4te'
+    app.environ['PLACE'] = b'caf\xe9'
+    with pytest.raises(pamphlet.PamError):
+        app.authenticate()           # UTF-8 "\xc3\xa9mile" is not the user
+    app.end()
+    services.add('svc', auth=['rc=PAM_SUCCESS'])
+    app = MyApp(b'svc', confdir=services.confdir)
+    for bad in (b'a\0b', 'a\0b'):
+        with pytest.raises(ValueError):
+            app.rhost = bad
+        with pytest.raises(ValueError):
+            app.environ['X'] = bad
+    app.end()
+    with pytest.raises(ValueError):
+        MyApp(b'', confdir=services.confdir)
 
 
 def test_threaded_step_is_a_thread_whose_join_returns(services):

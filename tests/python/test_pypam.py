@@ -227,6 +227,8 @@ def test_items(matrix):
             setattr(ctx, name, 42)
         with pytest.raises(TypeError):
             setattr(ctx, name, None)
+        with pytest.raises(TypeError):  # str only, as upstream
+            setattr(ctx, name, b'bytes')
 
 
 def test_env(matrix):
@@ -244,6 +246,8 @@ def test_env(matrix):
         ctx.set_env(name='A=B', value='x')
     with pytest.raises(TypeError):
         ctx.set_env(name='X', value=3)
+    with pytest.raises(TypeError):      # str only, as upstream
+        ctx.set_env(name='X', value=b'bytes')
 
 
 def test_setcred_ops(matrix, audit_events):

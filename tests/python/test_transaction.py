@@ -155,6 +155,32 @@ def test_items_env_get_user(matrix):
     assert t.getenv('B') is None
 
 
+def test_bytes_strings_reach_pam_unchanged(matrix):
+    """Transaction (pamkit's own class) takes bytes for its strings, so a
+    name that is not UTF-8 reaches PAM as it is; read back, the bytes are
+    kept in the str (surrogateescape)."""
+    t = tp.Transaction(b'mx', b'\xe9mile', confdir=str(matrix),
+                       rhost=b'h\xf4te')
+    raw = lambda v: v.encode('utf-8', 'surrogateescape')   # noqa: E731
+    assert raw(t.get_item('user')) == b'\xe9mile'
+    assert raw(t.get_item('rhost')) == b'h\xf4te'
+    t.set_item('tty', b'tty\xff')
+    assert raw(t.get_item('tty')) == b'tty\xff'
+    t.setenv('PLACE', b'caf\xe9')
+    assert raw(t.getenv('PLACE')) == b'caf\xe9'
+    for bad in (b'a\0b', 'a\0b'):
+        with pytest.raises(ValueError):
+            t.set_item('tty', bad)
+        with pytest.raises(ValueError):
+            t.setenv('X', bad)
+    with pytest.raises(TypeError):
+        t.set_item('tty', 5)
+    with pytest.raises(TypeError):
+        tp.Transaction(5, confdir=str(matrix))
+    with pytest.raises(ValueError):
+        tp.Transaction(b'', confdir=str(matrix))
+
+
 def test_fail_delay_callback(matrix):
     calls = []
     t = tp.Transaction('mx', 'alice', confdir=str(matrix),
