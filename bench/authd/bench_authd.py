@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench/authd: pamkit-authd vs saslauthd on the same fast PAM service.
 
-  PAMKIT_BUILD_DIR=$PWD/build /usr/bin/python3 bench/authd/bench_authd.py [seconds] [rounds] [--no-pin] [--other] [--no-devlog]
+  PAMKIT_BUILD_DIR=$PWD/build /usr/bin/python3 bench/authd/bench_authd.py [seconds] [rounds] [--no-pin] [--other] [--no-devlog] [--before=BUILD_DIR]
 
 Measures logins/s with 50 concurrent clients (pamkit-authd: full TLS-PSK +
 CRAM-MD5 both ways + direct PAM login + session; saslauthd -a pam: its
@@ -16,7 +16,13 @@ generator on CPU 1 (as a load generator on another machine would), so the
 rate is each daemon's capacity on one core rather than a share of the
 cores it has to split with its own client: pamkit-authd's client does a
 TLS handshake and two HMACs per login, saslauthd's only writes four
-strings.  --no-pin lets the scheduler place everything."""
+strings.  --no-pin lets the scheduler place everything.
+
+--before=BUILD_DIR adds that build's pamkit-authd (an older commit built
+elsewhere) to the same rounds, and this build's daemon with
+`pam_session = yes` beside it, so before and after are measured in one run
+on the same work (a daemon that predates the pam_session key always opened
+a session)."""
 import json
 import os
 import pathlib
@@ -204,8 +210,12 @@ class SaslPid:
         raise subprocess.TimeoutExpired("saslauthd", timeout)
 
 
-def start_authd(tmp, pamd, name, extra, sock):
+def start_authd(tmp, pamd, name, extra, sock, daemon=DAEMON):
     conf = tmp / f"{name}.conf"
+    if daemon == DAEMON:
+        # all 50 clients come from 127.0.0.1: lift the per-source limit on
+        # connections not yet logged in (an older daemon has none)
+        extra = "max_unauth_per_source = 0\n" + extra
     conf.write_text(
         "director_name = bench-dir\nlisten_port = 0\n"
         f"pam_service = {SERVICE}\npam_confdir = {pamd}\n"
@@ -214,7 +224,7 @@ def start_authd(tmp, pamd, name, extra, sock):
     conf.chmod(0o600)   # pamkit-authd refuses a config others can read
     logf = tmp / f"{name}.log"
     ns = ns_prefix(tmp, sock, None) if sock else []
-    d = subprocess.Popen((ns or []) + [str(DAEMON), "-c", str(conf)],
+    d = subprocess.Popen((ns or []) + [str(daemon), "-c", str(conf)],
                          stderr=open(logf, "w"), preexec_fn=nofile)
     for _ in range(200):
         m = re.search(r"port (\d+)", logf.read_text())
@@ -228,6 +238,11 @@ def start_authd(tmp, pamd, name, extra, sock):
 def main():
     global SERVER_CPUS, CLIENT_CPUS
     flags = {"--no-pin", "--other", "--no-devlog"}
+    before_dir = None
+    for a in sys.argv[1:]:
+        if a.startswith("--before="):
+            before_dir = pathlib.Path(a.split("=", 1)[1])
+            flags.add(a)
     args = [a for a in sys.argv[1:] if a not in flags]
     secs = float(args[0]) if len(args) > 0 else 2.0
     rounds = int(args[1]) if len(args) > 1 else 5
@@ -278,6 +293,21 @@ def main():
         d2, port2 = start_authd(tmp, pamd, "authd-rhost", "pam_rhost = yes\n", sock)
         procs.append(d2)
         res["authd_baseline_rss_kb"] = status(d.pid, "VmRSS")
+        # --before: the older build's daemon, and this one doing its work
+        # (a PAM session per login, which the older one always opened)
+        extra_loads = []
+        if before_dir:
+            old = before_dir / "authd" / "pamkit-authd"
+            assert old.exists(), f"no daemon in {before_dir}"
+            res["before_build"] = str(before_dir)
+            for name, daemon, extra in (
+                    ("before", old, ""),
+                    ("after_session", DAEMON, "pam_session = yes\n")):
+                dx, px = start_authd(tmp, pamd, "authd-" + name, extra, sock,
+                                     daemon)
+                procs.append(dx)
+                extra_loads.append((name, Load(lambda p=dx.pid: [p]), px,
+                                    [], []))
 
         # saslauthd -a pam, 50 workers, same PAM service via pam_wrapper
         mux = tmp / "mux"
@@ -317,6 +347,17 @@ def main():
             ratios_n.append(round(n / max(0.1, b), 3))
             fails[0] += fa + fn
             fails[1] += fb
+            for name, load, px, rates, rr in extra_loads:
+                x, fx = load.run(["-p", px], secs)
+                rates.append(x)
+                rr.append(round(x / max(0.1, b), 3))
+                fails[0] += fx
+        for name, load, px, rates, rr in extra_loads:
+            res[f"{name}_logins_per_s_rounds"] = rates
+            res[f"{name}_ratio_rounds"] = rr
+            res[f"rate_ratio_{name}_over_saslauthd"] = statistics.median(rr)
+            res[f"{name}_logins_per_s"] = statistics.median(rates)
+            res[f"cpu_ms_per_login_{name}"], _ = load.ms_per_login()
         res["authd_rhost_logins_per_s_rounds"] = rn
         res["ratio_rhost_rounds"] = ratios_n
         res["rate_ratio_authd_rhost_over_saslauthd"] = statistics.median(ratios_n)
