@@ -51,17 +51,24 @@ static void pam_failed(struct conn *c, int rc, const char *what)
 	conn_fail(c, why, usec / 1000);
 }
 
-static int start_op(struct conn *c, enum pk_op op)
+/* The login's PAM calls as one chain on one borrowed worker (one hand-off,
+   not one per call): authenticate, acct_mgmt as the director, then
+   open_session if configured; the first failure stops it. */
+static int start_login_ops(struct conn *c)
 {
-	int rc = pk_start(c->txn, op, 0);
+	const struct pk_opcall ops[] = {
+		{ PK_OP_AUTHENTICATE, 0 }, { PK_OP_ACCT_MGMT, 0 },
+		{ PK_OP_OPEN_SESSION, 0 },
+	};
+	int rc = pk_start_chain(c->txn, ops, c->conf->pam_session ? 3 : 2);
 
-	c->op = op;
+	c->op = PK_OP_AUTHENTICATE;
 	if (rc == -ENOBUFS) {
 		conn_fail(c, "too many PAM logins at once", 0);
 		return -1;
 	}
 	if (rc) {
-		pam_failed(c, rc, pk_op_name(op));
+		pam_failed(c, rc, pk_op_name(c->op));
 		return -1;
 	}
 	conn_set_state(c, CS_PAM_RUN);
@@ -111,7 +118,7 @@ void pam_login_start(struct conn *c, char *pass)
 		return;
 	}
 	c->pam_watched = true;
-	start_op(c, PK_OP_AUTHENTICATE);
+	start_login_ops(c);
 }
 
 /* Send the next message of the batch; all answered: to PAM with them. */
@@ -235,22 +242,14 @@ static void on_done(struct conn *c, int rc)
 	char *user = NULL;
 
 	drop_batch(c);
+	drop_pass(c);
+	c->op = pk_txn_op(c->txn);	/* the call the chain ended with */
 	if (rc != PAM_SUCCESS) {
-		drop_pass(c);
 		pam_failed(c, rc, pk_op_name(c->op));
 		return;
 	}
 	if (c->op == PK_OP_OPEN_SESSION)
 		c->session_open = true;
-	if (c->op == PK_OP_AUTHENTICATE) {
-		drop_pass(c);
-		start_op(c, PK_OP_ACCT_MGMT);
-		return;
-	}
-	if (c->op == PK_OP_ACCT_MGMT && c->conf->pam_session) {
-		start_op(c, PK_OP_OPEN_SESSION);
-		return;
-	}
 	/* logged in: who PAM says it is (4001 asked for the name) */
 	if (pk_get_item(c->txn, PAM_USER, &user) == PAM_SUCCESS && user)
 		snprintf(c->user, sizeof(c->user), "%s", user);

@@ -76,6 +76,8 @@ struct pk_txn {
 	enum pk_op op;
 	int flags;
 	bool stepwise_op;		/* pk_start (worker) vs pk_call */
+	struct pk_opcall chain[PK_CHAIN_MAX];	/* pk_start_chain's rest */
+	unsigned int chain_len, chain_next;
 	char *get_user_prompt;		/* for PK_OP_GET_USER */
 	int result;			/* final code in ST_DONE */
 	int interrupted;		/* 0, -ETIMEDOUT, -ECANCELED */

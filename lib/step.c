@@ -71,8 +71,32 @@ void pk__run_stepwise(pk_txn *txn)
 		pthread_mutex_unlock(&txn->mu);
 		rc = pk__run_op(txn);
 		pthread_mutex_lock(&txn->mu);
+		/* pk_start_chain: the next operation after a success, unless
+		   cancelled or ended meanwhile; the transcript keeps all of
+		   theirs */
+		while (rc == PAM_SUCCESS && txn->chain_next < txn->chain_len) {
+			const struct pk_opcall *c;
+
+			if (__atomic_load_n(&txn->cancel, __ATOMIC_ACQUIRE) ||
+			    txn->ending) {
+				/* cut short: fail closed, never a success
+				   for a chain whose rest did not run */
+				txn->interrupted = -ECANCELED;
+				rc = PAM_CONV_ERR;
+				break;
+			}
+			c = &txn->chain[txn->chain_next++];
+			txn->op = c->op;
+			txn->flags = c->flags;
+			txn->interrupted = 0;
+			txn->delay_usec = 0;
+			pthread_mutex_unlock(&txn->mu);
+			rc = pk__run_op(txn);
+			pthread_mutex_lock(&txn->mu);
+		}
 		txn->runner_set = false;
 	}
+	txn->chain_len = txn->chain_next = 0;
 	txn->result = rc;
 	pk__pool_returning();	/* the next pk_start need not spawn */
 	pk__set_state(txn, ST_DONE);
@@ -99,15 +123,52 @@ static int check_stepwise(pk_txn *txn)
 	return txn->mode == PK_MODE_STEPWISE ? 0 : -EINVAL;
 }
 
+static int start_locked(pk_txn *txn, enum pk_op op, int flags,
+			const struct pk_opcall *rest, size_t n_rest);
+
 int pk_start(pk_txn *txn, enum pk_op op, int flags)
+{
+	return pk_start_chain(txn, &(struct pk_opcall){ op, flags }, 1);
+}
+
+int pk_start_chain(pk_txn *txn, const struct pk_opcall *ops, size_t n)
 {
 	int rc = check_stepwise(txn);
 
 	if (rc)
 		return rc;
-	if ((rc = pk__check_flags(op, flags)))
-		return rc;
+	if (!ops || n == 0 || n > PK_CHAIN_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = pk__check_flags(ops[i].op, ops[i].flags)))
+			return rc;
+		/* get_user has its own prompt argument; not in a chain */
+		if (n > 1 && ops[i].op == PK_OP_GET_USER)
+			return -EINVAL;
+	}
 	pthread_mutex_lock(&txn->mu);
+	rc = start_locked(txn, ops[0].op, ops[0].flags, ops + 1, n - 1);
+	pthread_mutex_unlock(&txn->mu);
+	return rc;
+}
+
+enum pk_op pk_txn_op(pk_txn *txn)
+{
+	enum pk_op op;
+
+	if (!txn)
+		return 0;
+	pthread_mutex_lock(&txn->mu);
+	op = txn->op;
+	pthread_mutex_unlock(&txn->mu);
+	return op;
+}
+
+static int start_locked(pk_txn *txn, enum pk_op op, int flags,
+			const struct pk_opcall *rest, size_t n_rest)
+{
+	int rc = 0;
+
 	if (txn->ending)
 		rc = -EINVAL;
 	else if (txn->state != ST_IDLE)
@@ -115,6 +176,9 @@ int pk_start(pk_txn *txn, enum pk_op op, int flags)
 	if (rc == 0) {
 		pk__op_reset(txn, op, flags);
 		pk__kept_free(txn);
+		memcpy(txn->chain, rest, n_rest * sizeof(*rest));
+		txn->chain_len = (unsigned int)n_rest;
+		txn->chain_next = 0;
 		txn->stepwise_op = true;
 		txn->refs++;			/* the operation's reference */
 		rc = pk__pool_submit(txn);
@@ -123,9 +187,9 @@ int pk_start(pk_txn *txn, enum pk_op op, int flags)
 		} else {
 			txn->refs--;
 			txn->stepwise_op = false;
+			txn->chain_len = 0;
 		}
 	}
-	pthread_mutex_unlock(&txn->mu);
 	return rc;
 }
 

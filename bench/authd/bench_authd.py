@@ -212,9 +212,9 @@ class SaslPid:
 
 def start_authd(tmp, pamd, name, extra, sock, daemon=DAEMON):
     conf = tmp / f"{name}.conf"
-    if daemon == DAEMON:
+    if b"max_unauth_per_source" in pathlib.Path(daemon).read_bytes():
         # all 50 clients come from 127.0.0.1: lift the per-source limit on
-        # connections not yet logged in (an older daemon has none)
+        # connections not yet logged in (a daemon older than it has none)
         extra = "max_unauth_per_source = 0\n" + extra
     conf.write_text(
         "director_name = bench-dir\nlisten_port = 0\n"

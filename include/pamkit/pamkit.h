@@ -246,6 +246,30 @@ int pk_get_user(pk_txn *txn, const char *prompt, char **user);
  */
 int pk_start(pk_txn *txn, enum pk_op op, int flags);
 /*
+ * One operation of a chain (pk_start_chain).
+ */
+struct pk_opcall {
+	enum pk_op op;
+	int flags;
+};
+#define PK_CHAIN_MAX 4
+/*
+ * pk_start for up to PK_CHAIN_MAX operations run in a row on one borrowed
+ * worker (authenticate, acct_mgmt, open_session of a login): the next one
+ * starts only after PAM_SUCCESS, so pk_result's final code is the first
+ * failure or PAM_SUCCESS of the last; pk_txn_op says which operation that
+ * was.  Saves a worker hand-off per operation.  Batches and the transcript
+ * (all its operations') work as for one; pk_cancel stops the chain, and a
+ * chain cut short is PAM_CONV_ERR (pk_txn_interrupted -ECANCELED) even if
+ * the operation before the cut succeeded: never a success for a chain
+ * whose rest did not run.
+ * -EINVAL for n 0 or over PK_CHAIN_MAX, PK_OP_GET_USER, or a bad op/flags:
+ * nothing runs then.
+ */
+int pk_start_chain(pk_txn *txn, const struct pk_opcall *ops, size_t n);
+/* The operation running, or the last one run (0 before any). */
+enum pk_op pk_txn_op(pk_txn *txn);
+/*
  * Non-blocking: -EAGAIN while the worker is busy; PAM_CONV_AGAIN when a batch
  * waits (read it with pk_messages); otherwise the operation's final PAM
  * code, after which the transaction is idle again.  -EINVAL when nothing was

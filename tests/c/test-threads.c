@@ -487,6 +487,122 @@ static void test_cancel_queued(void **state)
 	assert_int_equal(pk_pool_configure(&wide), 0);
 }
 
+static size_t count_ops(const char *op)
+{
+	struct call c[32];
+	size_t n = read_log(c, 32), k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += strcmp(c[i].op, op) == 0;
+	return k;
+}
+
+/* pk_start_chain runs a login's operations in a row on one worker, with
+   the conversation as for one operation; the first failure stops it and
+   pk_txn_op names it; a cancel between operations fails closed. */
+static void test_chain(void **state)
+{
+	const struct pk_opcall login[] = {
+		{ PK_OP_AUTHENTICATE, 0 }, { PK_OP_ACCT_MGMT, 0 },
+		{ PK_OP_OPEN_SESSION, 0 },
+	};
+	struct call c[16];
+	size_t n;
+
+	(void)state;
+	/* all three, one prompt answered through pk_reply, one worker */
+	pk_txn *txn = open_txn("traced", PK_MODE_STEPWISE, NULL, NULL);
+	assert_int_equal(pk_txn_op(txn), 0);
+	assert_int_equal(pk_start_chain(txn, login, 3), 0);
+	assert_int_equal(pk_wait(txn, -1), PAM_CONV_AGAIN);
+	assert_int_equal(pk_txn_op(txn), PK_OP_AUTHENTICATE);
+	const char *pw[] = { "secret" };
+	assert_int_equal(pk_reply(txn, seq_of(txn), pw, 1), 0);
+	assert_int_equal(pk_wait(txn, -1), PAM_SUCCESS);
+	assert_int_equal(pk_txn_op(txn), PK_OP_OPEN_SESSION);
+	n = read_log(c, 16);
+	assert_true(n >= 3);
+	assert_string_equal(c[0].op, "AUTH");
+	assert_string_equal(c[1].op, "ACCT");
+	assert_string_equal(c[2].op, "OPEN_SESSION");
+	assert_int_equal(c[0].tid, c[1].tid);
+	assert_int_equal(c[1].tid, c[2].tid);
+	assert_int_not_equal(c[0].tid, my_tid());
+	pk_txn_end(txn);		/* closes the session it opened */
+	assert_int_equal(count_ops("CLOSE_SESSION"), 1);
+
+	/* a wrong password stops the chain at authenticate */
+	unlink(logpath);
+	txn = open_txn("traced", PK_MODE_STEPWISE, NULL, NULL);
+	assert_int_equal(pk_start_chain(txn, login, 3), 0);
+	assert_int_equal(pk_wait(txn, -1), PAM_CONV_AGAIN);
+	const char *bad[] = { "nope" };
+	assert_int_equal(pk_reply(txn, seq_of(txn), bad, 1), 0);
+	assert_int_equal(pk_wait(txn, -1), PAM_AUTH_ERR);
+	assert_int_equal(pk_txn_op(txn), PK_OP_AUTHENTICATE);
+	assert_int_equal(count_ops("ACCT"), 0);
+	assert_int_equal(count_ops("OPEN_SESSION"), 0);
+	/* idle again: a plain pk_start follows */
+	assert_int_equal(pk_start(txn, PK_OP_ACCT_MGMT, 0), 0);
+	assert_int_equal(pk_wait(txn, -1), PAM_SUCCESS);
+	assert_int_equal(pk_txn_op(txn), PK_OP_ACCT_MGMT);
+	pk_txn_end(txn);
+
+	/* account refused: stops there, no session */
+	unlink(logpath);
+	assert_int_equal(write_service("acctdeny",
+		"auth required %s setcred=skip log=%s\n"
+		"account required %s rc=PAM_PERM_DENIED log=%s\n"
+		"session required %s log=%s\n", MOD, logpath, MOD, logpath,
+		MOD, logpath), 0);
+	txn = open_txn("acctdeny", PK_MODE_STEPWISE, NULL, NULL);
+	assert_int_equal(pk_start_chain(txn, login, 3), 0);
+	assert_int_equal(pk_wait(txn, -1), PAM_PERM_DENIED);
+	assert_int_equal(pk_txn_op(txn), PK_OP_ACCT_MGMT);
+	assert_int_equal(count_ops("OPEN_SESSION"), 0);
+	pk_txn_end(txn);
+
+	/* a cancel while the first operation runs: never a success */
+	unlink(logpath);
+	assert_int_equal(write_service("slowchain",
+		"auth required %s setcred=skip delay_ms=200 log=%s\n"
+		"account required %s log=%s\n", MOD, logpath, MOD, logpath), 0);
+	txn = open_txn("slowchain", PK_MODE_STEPWISE, NULL, NULL);
+	assert_int_equal(pk_start_chain(txn, login, 2), 0);
+	usleep(50000);			/* inside delay_ms, no conversation */
+	assert_int_equal(pk_cancel(txn), 0);
+	assert_int_equal(pk_wait(txn, -1), PAM_CONV_ERR);
+	assert_int_equal(pk_txn_interrupted(txn), -ECANCELED);
+	assert_int_equal(pk_txn_op(txn), PK_OP_AUTHENTICATE);
+	assert_int_equal(count_ops("ACCT"), 0);
+	pk_txn_end(txn);
+
+	/* bad chains run nothing */
+	txn = open_txn("pw", PK_MODE_STEPWISE, NULL, NULL);
+	const struct pk_opcall with_get_user[] = {
+		{ PK_OP_GET_USER, 0 }, { PK_OP_AUTHENTICATE, 0 },
+	};
+	const struct pk_opcall bad_flags[] = {
+		{ PK_OP_AUTHENTICATE, 0 }, { PK_OP_ACCT_MGMT, PAM_ESTABLISH_CRED },
+	};
+	const struct pk_opcall five[5] = {
+		{ PK_OP_AUTHENTICATE, 0 }, { PK_OP_ACCT_MGMT, 0 },
+		{ PK_OP_ACCT_MGMT, 0 }, { PK_OP_ACCT_MGMT, 0 },
+		{ PK_OP_ACCT_MGMT, 0 },
+	};
+	assert_int_equal(pk_start_chain(txn, login, 0), -EINVAL);
+	assert_int_equal(pk_start_chain(txn, NULL, 1), -EINVAL);
+	assert_int_equal(pk_start_chain(txn, five, 5), -EINVAL);
+	assert_int_equal(pk_start_chain(txn, with_get_user, 2), -EINVAL);
+	assert_int_equal(pk_start_chain(txn, bad_flags, 2), -EINVAL);
+	assert_int_equal(pk_result(txn), -EINVAL);	/* nothing started */
+	pk_txn_end(txn);
+	/* direct mode has no chains */
+	txn = open_txn("pw", PK_MODE_DIRECT, answer_secret, NULL);
+	assert_int_equal(pk_start_chain(txn, login, 1), -EINVAL);
+	pk_txn_end(txn);
+}
+
 /* After fork the child never touches the parent's session: pk_txn_end
    frees memory only (pam_end with PAM_DATA_SILENT, no close_session), and
    every call on the inherited transaction is -ECHILD, never a hang. */
@@ -696,6 +812,8 @@ int main(void)
 			arm_watchdog, disarm_watchdog),
 		cmocka_unit_test_setup_teardown(test_batch_refs,
 			arm_watchdog, disarm_watchdog),
+		cmocka_unit_test_setup_teardown(test_chain,
+						arm_watchdog, disarm_watchdog),
 		cmocka_unit_test_setup_teardown(test_cancel_queued,
 			arm_watchdog, disarm_watchdog),
 		cmocka_unit_test_setup_teardown(test_fork,
