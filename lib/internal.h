@@ -126,6 +126,7 @@ int pk__run_op(pk_txn *txn);		/* runs txn->op on this thread */
 int pk__pam_start(pk_txn *txn, const struct pk_options *opts);
 void pk__teardown(pk_txn *txn);
 void pk__op_reset(pk_txn *txn, enum pk_op op, int flags);
+void pk__op_next(pk_txn *txn, enum pk_op op, int flags);
 
 /* pool.c */
 int pk__pool_submit(pk_txn *txn);	/* txn->mu held; FIFO */
@@ -143,6 +144,9 @@ void pk__cancel_for_end(pk_txn *txn);	/* txn->mu held */
 extern unsigned int pk__fork_gen;	/* atomic; bumped in a fork child */
 bool pk__forked(const pk_txn *txn);
 void pk__txn_unref(pk_txn *txn);	/* called with txn->mu held; unlocks */
+/* A running operation has returned (txn->mu held; unlocks): the teardown
+   if the transaction was ended meanwhile, then the operation's reference. */
+void pk__op_finished(pk_txn *txn);
 void pk__finish_end(pk_txn *txn);	/* teardown + drop the app's ref */
 
 /* *ts = now on clock + ms (a condition variable's deadline). */

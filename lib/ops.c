@@ -58,15 +58,22 @@ int pk__check_flags(enum pk_op op, int flags)
 	return (flags & ~allowed) ? -EINVAL : 0;
 }
 
-/* Called with txn->mu held before an operation starts. */
-void pk__op_reset(pk_txn *txn, enum pk_op op, int flags)
+/* With txn->mu held: the next operation of a chain (pk_start_chain) keeps
+   the cancel request and the transcript of the ones before it. */
+void pk__op_next(pk_txn *txn, enum pk_op op, int flags)
 {
 	txn->op = op;
 	txn->flags = flags;
-	__atomic_store_n(&txn->cancel, false, __ATOMIC_RELEASE);
 	txn->interrupted = 0;
-	txn->result = PAM_SUCCESS;
 	txn->delay_usec = 0;
+}
+
+/* Called with txn->mu held before an operation starts. */
+void pk__op_reset(pk_txn *txn, enum pk_op op, int flags)
+{
+	pk__op_next(txn, op, flags);
+	__atomic_store_n(&txn->cancel, false, __ATOMIC_RELEASE);
+	txn->result = PAM_SUCCESS;
 	msg_list_clear(&txn->transcript);
 }
 

@@ -86,10 +86,7 @@ void pk__run_stepwise(pk_txn *txn)
 				break;
 			}
 			c = &txn->chain[txn->chain_next++];
-			txn->op = c->op;
-			txn->flags = c->flags;
-			txn->interrupted = 0;
-			txn->delay_usec = 0;
+			pk__op_next(txn, c->op, c->flags);
 			pthread_mutex_unlock(&txn->mu);
 			rc = pk__run_op(txn);
 			pthread_mutex_lock(&txn->mu);
@@ -100,18 +97,7 @@ void pk__run_stepwise(pk_txn *txn)
 	txn->result = rc;
 	pk__pool_returning();	/* the next pk_start need not spawn */
 	pk__set_state(txn, ST_DONE);
-	if (txn->orphaned || txn->end_deferred) {
-		/* pk_txn_end gave up waiting, or was called from inside this
-		   operation's fail-delay callback: the teardown is ours. */
-		pthread_mutex_unlock(&txn->mu);
-		pk__teardown(txn);
-		pthread_mutex_lock(&txn->mu);
-		if (txn->end_deferred && !txn->orphaned) {
-			txn->orphaned = true;
-			txn->refs--;		/* the application's reference */
-		}
-	}
-	pk__txn_unref(txn);			/* the operation's reference */
+	pk__op_finished(txn);
 }
 
 static int check_stepwise(pk_txn *txn)
@@ -122,9 +108,6 @@ static int check_stepwise(pk_txn *txn)
 		return -ECHILD;
 	return txn->mode == PK_MODE_STEPWISE ? 0 : -EINVAL;
 }
-
-static int start_locked(pk_txn *txn, enum pk_op op, int flags,
-			const struct pk_opcall *rest, size_t n_rest);
 
 int pk_start(pk_txn *txn, enum pk_op op, int flags)
 {
@@ -147,37 +130,15 @@ int pk_start_chain(pk_txn *txn, const struct pk_opcall *ops, size_t n)
 			return -EINVAL;
 	}
 	pthread_mutex_lock(&txn->mu);
-	rc = start_locked(txn, ops[0].op, ops[0].flags, ops + 1, n - 1);
-	pthread_mutex_unlock(&txn->mu);
-	return rc;
-}
-
-enum pk_op pk_txn_op(pk_txn *txn)
-{
-	enum pk_op op;
-
-	if (!txn)
-		return 0;
-	pthread_mutex_lock(&txn->mu);
-	op = txn->op;
-	pthread_mutex_unlock(&txn->mu);
-	return op;
-}
-
-static int start_locked(pk_txn *txn, enum pk_op op, int flags,
-			const struct pk_opcall *rest, size_t n_rest)
-{
-	int rc = 0;
-
 	if (txn->ending)
 		rc = -EINVAL;
 	else if (txn->state != ST_IDLE)
 		rc = -EBUSY;
 	if (rc == 0) {
-		pk__op_reset(txn, op, flags);
+		pk__op_reset(txn, ops[0].op, ops[0].flags);
 		pk__kept_free(txn);
-		memcpy(txn->chain, rest, n_rest * sizeof(*rest));
-		txn->chain_len = (unsigned int)n_rest;
+		memcpy(txn->chain, ops + 1, (n - 1) * sizeof(*ops));
+		txn->chain_len = (unsigned int)(n - 1);
 		txn->chain_next = 0;
 		txn->stepwise_op = true;
 		txn->refs++;			/* the operation's reference */
@@ -190,7 +151,20 @@ static int start_locked(pk_txn *txn, enum pk_op op, int flags,
 			txn->chain_len = 0;
 		}
 	}
+	pthread_mutex_unlock(&txn->mu);
 	return rc;
+}
+
+enum pk_op pk_txn_op(pk_txn *txn)
+{
+	enum pk_op op;
+
+	if (!txn || pk__forked(txn))
+		return 0;	/* a child never takes a lock the parent had */
+	pthread_mutex_lock(&txn->mu);
+	op = txn->op;
+	pthread_mutex_unlock(&txn->mu);
+	return op;
 }
 
 /* With txn->mu held.  Reporting a batch consumes the fd's news; reporting

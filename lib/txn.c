@@ -63,6 +63,23 @@ void pk__txn_unref(pk_txn *txn)
 		txn_free(txn);
 }
 
+void pk__op_finished(pk_txn *txn)
+{
+	if (txn->orphaned || txn->end_deferred) {
+		/* Ended from the operation's own callback (the application's
+		   reference is still ours to drop), or by a pk_txn_end that
+		   gave up waiting (it dropped it): the teardown is ours. */
+		bool app_ref = !txn->orphaned;
+
+		pthread_mutex_unlock(&txn->mu);
+		pk__teardown(txn);
+		pthread_mutex_lock(&txn->mu);
+		if (app_ref)
+			txn->refs--;
+	}
+	pk__txn_unref(txn);
+}
+
 int pk_txn_create(const struct pk_options *opts, pk_txn **out)
 {
 	pk_txn *txn = NULL;
@@ -301,17 +318,7 @@ int pk_call(pk_txn *txn, enum pk_op op, int flags)
 	pthread_mutex_lock(&txn->mu);
 	txn->runner_set = false;
 	pk__set_state(txn, ST_IDLE);
-	if (txn->orphaned || txn->end_deferred) {
-		/* Ended from our own callback, or by another thread that
-		   gave up waiting: the teardown is ours, here. */
-		bool app_ref = !txn->orphaned;
-		pthread_mutex_unlock(&txn->mu);
-		pk__teardown(txn);
-		pthread_mutex_lock(&txn->mu);
-		if (app_ref)
-			txn->refs--;
-	}
-	pk__txn_unref(txn);
+	pk__op_finished(txn);
 	return rc;
 }
 

@@ -267,7 +267,8 @@ struct pk_opcall {
  * nothing runs then.
  */
 int pk_start_chain(pk_txn *txn, const struct pk_opcall *ops, size_t n);
-/* The operation running, or the last one run (0 before any). */
+/* The operation running, or the last one run (0 before any, and in a
+   child after fork). */
 enum pk_op pk_txn_op(pk_txn *txn);
 /*
  * Non-blocking: -EAGAIN while the worker is busy; PAM_CONV_AGAIN when a batch
