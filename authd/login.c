@@ -56,12 +56,8 @@ void conn_login_done(struct conn *c)
 		     c->conf->director_name, c->conf->version);
 	if (n > 0 && (size_t)n < sizeof(line))
 		conn_send(c, line, (size_t)n);
-	if (c->pam_kind)
-		n = snprintf(line, sizeof(line), "1002%cYou are logged in as: %s",
-			     RS, c->user);
-	else
-		n = snprintf(line, sizeof(line), "1002%cYou are logged in as: %s",
-			     RS, c->console);
+	n = snprintf(line, sizeof(line), "1002%cYou are logged in as: %s", RS,
+		     c->pam_kind ? c->user : c->console);
 	if (n > 0 && (size_t)n < sizeof(line))
 		conn_send(c, line, (size_t)n);
 	struct lognames ln;

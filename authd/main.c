@@ -42,6 +42,16 @@ static bool same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+/* PAM operations borrow libpamkit's workers: this many at once, then a
+   bounded queue (past it a login is refused at once). */
+static void configure_pool(const struct authd_conf *cf)
+{
+	struct pk_pool_config pc = { .max_workers = cf->pam_threads,
+				     .max_queue = cf->pam_queue };
+
+	pk_pool_configure(&pc);
+}
+
 /*
  * SIGHUP: read the configuration again.  Consoles, keys, PAM settings,
  * timeouts and limits apply to connections accepted from now on; the
@@ -66,13 +76,6 @@ static void reload(struct authd *d, const char *path, const char *port)
 		free(g->cf.listen_port);
 		g->cf.listen_port = strdup(port);
 	}
-	if (!same_str(g->cf.listen_address, old->listen_address) ||
-	    !same_str(g->cf.listen_port, old->listen_port) ||
-	    !same_str(g->cf.listen_unix, old->listen_unix) ||
-	    !same_str(g->cf.tls_certificate, old->tls_certificate) ||
-	    !same_str(g->cf.tls_key, old->tls_key))
-		syslog(LOG_WARNING, "SIGHUP: listen_* and tls_certificate/tls_key "
-		       "changes need a restart; the old ones stay");
 	/* the running listeners were made from these: keep them */
 	char **keep[] = { &g->cf.listen_address, &g->cf.listen_port,
 			  &g->cf.listen_unix, &g->cf.tls_certificate,
@@ -80,16 +83,19 @@ static void reload(struct authd *d, const char *path, const char *port)
 	char *const *from[] = { &old->listen_address, &old->listen_port,
 				&old->listen_unix, &old->tls_certificate,
 				&old->tls_key };
+	bool changed = false;
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		changed |= !same_str(*keep[i], *from[i]);
 		free(*keep[i]);
 		*keep[i] = *from[i] ? strdup(*from[i]) : NULL;
 	}
+	if (changed)
+		syslog(LOG_WARNING, "SIGHUP: listen_* and tls_certificate/tls_key "
+		       "changes need a restart; the old ones stay");
 	conf_gen_unref(d->gen);
 	d->gen = g;
 	d->conf = &g->cf;
-	struct pk_pool_config pc = { .max_workers = g->cf.pam_threads,
-				     .max_queue = g->cf.pam_queue };
-	pk_pool_configure(&pc);
+	configure_pool(d->conf);
 	syslog(LOG_INFO, "SIGHUP: configuration reloaded (%zu console(s)); "
 	       "%zu connection(s) keep theirs", g->cf.nconsoles, d->nconns);
 }
@@ -350,11 +356,7 @@ int main(int argc, char **argv)
 	ev.data.ptr = &w_sig;
 	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, sfd, &ev))
 		goto out;
-	/* PAM operations borrow libpamkit's workers: this many at once,
-	   then a bounded queue (past it a login is refused at once). */
-	struct pk_pool_config pc = { .max_workers = d.conf->pam_threads,
-				     .max_queue = d.conf->pam_queue };
-	pk_pool_configure(&pc);
+	configure_pool(d.conf);
 	syslog(LOG_INFO, "listening on %s (director %s, PAM service %s)", bound,
 	       d.conf->director_name, d.conf->pam_service);
 	fprintf(stderr, "pamkit-authd: listening on %s\n", bound);

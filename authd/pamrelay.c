@@ -1,9 +1,9 @@
 /* pamrelay.c - a console's PAM login on libpamkit's stepwise engine.
  *
  * Each login owns a stepwise transaction whose pk_fd is in the loop's
- * epoll set.  pam_start runs here (as in sshd's monitor); each operation
- * (authenticate, acct_mgmt, open_session when configured) borrows a
- * libpamkit worker for as long as it runs; its batches come back through
+ * epoll set.  pam_start runs here (as in sshd's monitor); the login's
+ * operations (authenticate, acct_mgmt, open_session when configured) run
+ * as one chain on a borrowed libpamkit worker; its batches come back through
  * pk_fd and are answered by sequence number: from the 4002 frame (direct)
  * or relayed to the console one message at a time (4001, interactive).
  * libpam's fail delay is reported (PK_DELAY_REPORT) and waited out by the
@@ -44,10 +44,8 @@ static void pam_failed(struct conn *c, int rc, const char *what)
 	char why[128];
 	unsigned int usec = c->txn ? pk_txn_fail_delay_usec(c->txn) : 0;
 
-	if (rc < 0)
-		snprintf(why, sizeof(why), "PAM %s: %s", what, pk_strerror(rc));
-	else
-		snprintf(why, sizeof(why), "PAM %s: %s", what, pk_code_name(rc));
+	snprintf(why, sizeof(why), "PAM %s: %s", what,
+		 rc < 0 ? pk_strerror(rc) : pk_code_name(rc));
 	conn_fail(c, why, usec / 1000);
 }
 
