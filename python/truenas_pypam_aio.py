@@ -75,17 +75,14 @@ def _collect_later(txn):
     async def collect():
         try:
             while True:
-                try:
-                    r = txn.poll()
-                except RuntimeError:
-                    return              # ended, or collected elsewhere
+                r = txn.poll()
                 if r == truenas_pypam.PAMCode.PAM_CONV_AGAIN:
                     txn.cancel()        # a batch that came meanwhile
                 elif r is not None:
                     return
                 await _readers.wait(loop, txn.fileno())
-        except Exception:               # noqa: BLE001 - the txn was ended
-            return
+        except Exception:               # noqa: BLE001 - ended, or collected
+            return                      # elsewhere (poll's RuntimeError)
 
     task = loop.create_task(collect())
     _background.add(task)

@@ -8,7 +8,6 @@
 #include <string.h>
 #include "pypamkit.h"
 
-
 static int parse_op(PyObject *args, PyObject *kw, int *op, int *flags)
 {
 	static char *kwlist[] = { "op", "flags", NULL };
