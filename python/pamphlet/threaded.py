@@ -12,7 +12,7 @@ import time
 import truenas_pypam as core
 
 from _pamkit_front import CONSTANTS, weak_method
-from .application import PamApplication, _answers
+from .application import PamApplication, _answers, _flags
 from .errors import PamError
 from .message import PamMessage
 
@@ -117,16 +117,14 @@ class ThreadedPamApplication(PamApplication):
         return step
 
     def authenticate(self, silent=False, disallow_null_authtoken=False):
-        flags = CONSTANTS['PAM_SILENT'] if silent else 0
-        if disallow_null_authtoken:
-            flags |= CONSTANTS['PAM_DISALLOW_NULL_AUTHTOK']
-        return self._begin('authenticate', flags, 'Authentication failed')
+        return self._begin('authenticate', _flags(
+            silent, PAM_DISALLOW_NULL_AUTHTOK=disallow_null_authtoken),
+            'Authentication failed')
 
     def change_authtoken(self, silent=False, change_expired_authtoken=False):
-        flags = CONSTANTS['PAM_SILENT'] if silent else 0
-        if change_expired_authtoken:
-            flags |= CONSTANTS['PAM_CHANGE_EXPIRED_AUTHTOK']
-        return self._begin('chauthtok', flags, 'Failed to change authtoken')
+        return self._begin('chauthtok', _flags(
+            silent, PAM_CHANGE_EXPIRED_AUTHTOK=change_expired_authtoken),
+            'Failed to change authtoken')
 
     def get_data(self):
         """Prompts (list of PamMessage), an exception, or None on success."""
