@@ -32,6 +32,12 @@ class _Readers:
         fut.add_done_callback(lambda f: self._forget(key, f))
         return fut
 
+    def wake(self, loop, fd):
+        """Wake every coroutine waiting on fd: one of them has just
+        collected the news, and collecting drains the fd, so the others
+        would otherwise sleep on an fd that stays quiet."""
+        self._ready((loop, fd))
+
     def _ready(self, key):
         for fut in list(self._waiting.get(key, ())):
             if not fut.done():
@@ -61,6 +67,7 @@ async def wait(txn):
     while True:
         r = txn.poll()
         if r is not None:
+            _readers.wake(loop, txn.fileno())
             return r
         await _readers.wait(loop, txn.fileno())
 

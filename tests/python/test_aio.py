@@ -1,5 +1,6 @@
 """asyncio over Transaction.fileno(): no thread per login."""
 import asyncio
+import select
 
 import truenas_pypam
 import pytest
@@ -55,6 +56,25 @@ def test_two_coroutines_wait_on_one_transaction(matrix):
         done, pending = await asyncio.wait({a, b}, timeout=5)
         assert not pending
         assert {x.result() for x in done} == {C.PAM_CONV_AGAIN}
+        assert await aio.answer(t, ['hunter2']) == C.PAM_SUCCESS
+        t.end()
+    asyncio.run(main())
+
+
+def test_a_waiter_wakes_when_another_collects_the_batch(matrix):
+    """Collecting a batch drains the fd: the coroutine that collects it
+    wakes the others, or they sleep on a quiet fd (a flaky CI failure of
+    the test above, made deterministic here)."""
+    async def main():
+        t = tp.Transaction('mx', 'bob', confdir=str(matrix), stepwise=True)
+        t.start('authenticate')
+        a = asyncio.create_task(aio.wait(t))
+        await asyncio.sleep(0)              # a polls (nothing yet), sleeps
+        r, _, _ = select.select([t.fileno()], [], [], 5)
+        assert r, 'no batch within 5 s'
+        # This coroutine collects the batch before the loop sees the fd.
+        assert await aio.wait(t) == C.PAM_CONV_AGAIN
+        assert await asyncio.wait_for(a, 5) == C.PAM_CONV_AGAIN
         assert await aio.answer(t, ['hunter2']) == C.PAM_SUCCESS
         t.end()
     asyncio.run(main())
