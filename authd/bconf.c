@@ -163,6 +163,7 @@ static int own_key(struct authd_conf *c, const char *norm, const char *v)
 		"pam_session", "login_timeout_ms", "idle_timeout_ms",
 		"fail_delay_ms", "step_timeout_ms", "preauth_timeout_ms",
 		"max_unauth_per_source", "max_connections",
+		"proxy_protocol_sources", "statistics_listen",
 	};
 	char nk[64];
 

@@ -5,6 +5,7 @@
 #include "conf_int.h"
 #include "cram.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -113,6 +114,73 @@ static const struct {
 	{ "pam_queue", offsetof(struct authd_conf, pam_queue), 1, 1000000 },
 };
 
+/* "10.0.0.0/8, 192.0.2.7 2001:db8::/32": commas and/or spaces; the
+   whole list replaces the one before. */
+static int parse_proxy_sources(struct authd_conf *c, const char *v)
+{
+	char *list = strdup(v), *save = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (!list)
+		return -1;
+	for (char *t = strtok_r(list, ", \t", &save); t;
+	     t = strtok_r(NULL, ", \t", &save)) {
+		if (n == CONF_MAX_PROXY_NETS ||
+		    proxy_net_parse(t, &c->proxy_sources[n]))
+			goto out;
+		n++;
+	}
+	if (n == 0)
+		goto out;
+	c->nproxy_sources = n;
+	rc = 0;
+out:
+	free(list);
+	return rc;
+}
+
+/* Local only: a UNIX socket path, or a loopback address and port
+   ("127.0.0.1:9188", "[::1]:9188"). */
+static int check_statistics_listen(const char *v)
+{
+	char host[64];
+	const char *colon;
+	size_t hl;
+	unsigned int port;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (v[0] == '/')
+		return strlen(v) < 108 ? 0 : -1;	/* sun_path */
+	if (v[0] == '[') {
+		const char *e = strchr(v, ']');
+
+		if (!e || e[1] != ':')
+			return -1;
+		hl = (size_t)(e - v - 1);
+		if (hl >= sizeof(host))
+			return -1;
+		memcpy(host, v + 1, hl);
+		host[hl] = '\0';
+		colon = e + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon || (size_t)(colon - v) >= sizeof(host))
+			return -1;
+		hl = (size_t)(colon - v);
+		memcpy(host, v, hl);
+		host[hl] = '\0';
+	}
+	if (parse_uint(colon + 1, 65535, &port))	/* 0: any free port */
+		return -1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127 ? 0 : -1;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ? 0 : -1;
+	return -1;
+}
+
 int conf_global_key(struct authd_conf *c, const char *k, const char *v)
 {
 	for (size_t i = 0; i < sizeof(str_keys) / sizeof(str_keys[0]); i++)
@@ -142,6 +210,13 @@ int conf_global_key(struct authd_conf *c, const char *k, const char *v)
 		else
 			return -1;
 		return 0;
+	}
+	if (!strcmp(k, "proxy_protocol_sources"))
+		return parse_proxy_sources(c, v);
+	if (!strcmp(k, "statistics_listen")) {
+		if (check_statistics_listen(v))
+			return -1;
+		return set_str(&c->statistics_listen, v);
 	}
 	if (!strcmp(k, "pam_rhost"))
 		return parse_bool(v, &c->pam_rhost);
@@ -404,6 +479,7 @@ void conf_free(struct authd_conf *c)
 	free(c->pam_service);
 	free(c->pam_tty);
 	free(c->pam_confdir);
+	free(c->statistics_listen);
 	for (size_t i = 0; i < c->nconsoles; i++) {
 		free(c->consoles[i].name);
 		free(c->consoles[i].pam_service);

@@ -5,7 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "proxy.h"
+
 #define CONF_MAX_CONSOLES 64
+#define CONF_MAX_PROXY_NETS 32
 /* The console bconsole uses with the Director's own password. */
 #define DEFAULT_CONSOLE "*UserAgent*"
 
@@ -41,6 +44,11 @@ struct authd_conf {
 	bool pam_rhost;			/* set PAM_RHOST to the peer address */
 	bool pam_session;		/* also open a session for the login */
 	char *pam_tty;			/* PAM_TTY, or NULL (the director: none) */
+	/* Balancers whose PROXY header (v1/v2) names the client; from them
+	   a header is required, from anyone else it is refused. */
+	struct proxy_net proxy_sources[CONF_MAX_PROXY_NETS];
+	size_t nproxy_sources;
+	char *statistics_listen;	/* "/path" or "127.0.0.1:PORT", or NULL */
 	struct console_conf consoles[CONF_MAX_CONSOLES];
 	size_t nconsoles;
 };

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,14 @@ uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 const struct lognames *conn_names(const struct conn *c, struct lognames *n)
 {
 	if (c->console[0])
@@ -68,6 +77,19 @@ const struct lognames *conn_names(const struct conn *c, struct lognames *n)
 	return n;
 }
 
+/* Why a login failed, for the statistics: the state it failed in. */
+static enum refusal fail_reason(const struct conn *c)
+{
+	bool pam = c->state == CS_PAM_MODE || c->state == CS_PAM_RUN ||
+		   c->state == CS_PAM_PROMPT;
+
+	if (c->timed_out)
+		return pam ? REF_LOGIN_TIMEOUT : REF_PREAUTH_TIMEOUT;
+	if (c->state == CS_DETECT || c->state == CS_TLS_HANDSHAKE)
+		return REF_TLS;
+	return pam ? REF_PAM : REF_CRAM;
+}
+
 void conn_fail(struct conn *c, const char *why, unsigned int delay_ms)
 {
 	unsigned int wait = c->conf->fail_delay_ms;
@@ -77,9 +99,12 @@ void conn_fail(struct conn *c, const char *why, unsigned int delay_ms)
 	struct lognames ln;
 
 	c->d->fail_count++;
+	stats_refusal(c->d, fail_reason(c));
+	stats_login(c->d, stats_mode_of(c), false);
 	conn_names(c, &ln);
-	syslog(LOG_NOTICE, "login failed: console=%s user=%s from %s: %s",
-	       ln.console, ln.user, c->peer, why);
+	syslog(LOG_NOTICE, "login failed: console=%s user=%s from %s%s%s: %s",
+	       ln.console, ln.user, c->peer, c->via[0] ? " via " : "", c->via,
+	       why);
 	conn_set_state(c, CS_FAILING);
 	/* libpam's delay (pam_faildelay, pam_unix) is never dropped */
 	if (delay_ms > wait)
@@ -91,6 +116,26 @@ void conn_fail(struct conn *c, const char *why, unsigned int delay_ms)
 static void fail(struct conn *c, const char *why)
 {
 	conn_fail(c, why, 0);
+}
+
+void conn_refuse(struct conn *c, enum refusal r, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	stats_refusal(c->d, r);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* an attacker may repeat it at will: rate-limited */
+	log_limited(&c->d->refusals, now_ms(), LOG_NOTICE, "%s", line);
+	c->dead = true;
+}
+
+void conn_gone_empty(struct conn *c)
+{
+	c->d->stats.empty++;
+	c->dead = true;
 }
 
 void conn_hangup(struct conn *c, const char *why)
@@ -120,16 +165,23 @@ void conn_on_sock(struct conn *c, uint32_t events)
 
 	if (c->gone)
 		return;
-	if (c->state != CS_DETECT && c->state != CS_TLS_HANDSHAKE &&
-	    !conn_reading_state(c->state))
+	if (c->state != CS_PROXY && c->state != CS_DETECT &&
+	    c->state != CS_TLS_HANDSHAKE && !conn_reading_state(c->state))
 		ignored = events;
 	if (c->dead)
 		goto out;
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		conn_hangup(c, c->state == CS_CONSOLE ? NULL : "client gone: socket error or hang-up");
+		/* a balancer's health check may end with a reset */
+		if (c->state == CS_PROXY || c->state == CS_DETECT)
+			conn_gone_empty(c);
+		else
+			conn_hangup(c, c->state == CS_CONSOLE ? NULL : "client gone: socket error or hang-up");
 		goto out;
 	}
-	if (c->state == CS_DETECT)
+	if (c->state == CS_PROXY)
+		conn_proxy(c);
+	/* the client's first bytes may have come with the header */
+	if (!c->dead && c->state == CS_DETECT)
 		conn_detect(c);
 	if (!c->dead && c->state == CS_TLS_HANDSHAKE) {
 		conn_handshake(c);
@@ -163,7 +215,10 @@ out:
 
 void conn_on_deadline(struct conn *c)
 {
-	if (c->state == CS_FAILING) {
+	if (c->state == CS_PROXY) {
+		conn_refuse(c, REF_PROXY, "no PROXY header from %s within %u ms",
+			    c->peer, (unsigned)PROXY_HEADER_TIMEOUT_MS);
+	} else if (c->state == CS_FAILING) {
 		conn_flush(c);
 		c->dead = true;
 	} else if (c->state == CS_CONSOLE) {
@@ -171,6 +226,7 @@ void conn_on_deadline(struct conn *c)
 	} else if (c->state == CS_CLOSING) {
 		c->dead = true;
 	} else {
+		c->timed_out = true;
 		fail(c, "login timeout");
 		/* the fail delay still applies, then close */
 	}
@@ -180,15 +236,29 @@ void conn_on_deadline(struct conn *c)
 		conn_rearm(c, 0);
 }
 
-void conn_start(struct conn *c)
+unsigned int conn_preauth_ms(const struct conn *c)
 {
 	const struct authd_conf *cf = c->conf;
-	unsigned int pre = cf->preauth_timeout_ms < cf->login_timeout_ms ?
-			   cf->preauth_timeout_ms : cf->login_timeout_ms;
+
+	return cf->preauth_timeout_ms < cf->login_timeout_ms ?
+	       cf->preauth_timeout_ms : cf->login_timeout_ms;
+}
+
+void conn_start(struct conn *c, const char *via)
+{
+	unsigned int pre = conn_preauth_ms(c);
 
 	/* TLS, Hello and CRAM-MD5 must be done soon (a slow loris gets
 	   nowhere); the PAM part may take the rest of login_timeout_ms */
 	c->started_ms = now_ms();
+	if (via) {
+		/* a balancer sends its header at once: a short deadline */
+		snprintf(c->via, sizeof(c->via), "%s", via);
+		conn_deadline(c, c->started_ms + (pre < PROXY_HEADER_TIMEOUT_MS ?
+						  pre : PROXY_HEADER_TIMEOUT_MS));
+		conn_set_state(c, CS_PROXY);
+		return;
+	}
 	conn_deadline(c, c->started_ms + pre);
 	conn_set_state(c, CS_DETECT);
 }

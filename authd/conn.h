@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "guard.h"
 #include "lines.h"
+#include "stats.h"
 
 enum conn_state {
 	CS_DETECT = 0,		/* waiting for the first byte (TLS or not) */
@@ -29,6 +30,7 @@ enum conn_state {
 	CS_CONSOLE,		/* logged in */
 	CS_FAILING,		/* fail delay, then close */
 	CS_CLOSING,		/* flush output, then close */
+	CS_PROXY,		/* from a trusted balancer: its PROXY header */
 };
 
 /* epoll tags so one handler can tell the socket from the PAM fd. */
@@ -36,6 +38,7 @@ struct watch {
 	int kind;		/* WATCH_LISTEN, WATCH_SOCK, WATCH_SIGNAL, ... */
 	struct conn *conn;	/* WATCH_SOCK, WATCH_PAM */
 	struct closing *closing;	/* WATCH_CLOSING */
+	struct stats_client *sc;	/* WATCH_STATS */
 	int fd;			/* listeners */
 };
 #define WATCH_LISTEN	1
@@ -43,6 +46,8 @@ struct watch {
 #define WATCH_SIGNAL	4
 #define WATCH_PAM	5	/* pk_fd of a connection's transaction */
 #define WATCH_CLOSING	6	/* pk_fd of a session being closed */
+#define WATCH_STATS_LISTEN 7	/* statistics_listen */
+#define WATCH_STATS	8	/* a scraper's connection */
 
 struct authd;
 struct listener;
@@ -77,7 +82,8 @@ struct conn {
 	uint64_t deadline_ms;	/* 0: none; set through conn_deadline() */
 	size_t heap_idx;	/* in d->timers, 1-based; 0: not armed */
 	bool unauth_counted;	/* in d->sources until logged in or gone */
-	char peer[64];
+	char peer[64];		/* the client (from the PROXY header if any) */
+	char via[64];		/* the balancer it came through, or "" */
 	/* input: one frame at a time */
 	uint8_t in[4 + FRAME_AUTHD_MAX + 1];
 	size_t inlen;
@@ -106,7 +112,10 @@ struct conn {
 	bool bufs_freed;	/* TLS buffers given back after login */
 	bool gone;		/* destroyed, waiting in the graveyard */
 	bool dead;		/* destroy when the current handler returns */
+	bool timed_out;		/* the login deadline passed */
 	uint64_t started_ms;
+	/* PAM time for the statistics: the client's typing excluded */
+	uint64_t pam_started_us, pam_wait_us, prompt_since_us;
 };
 
 struct authd {
@@ -127,14 +136,24 @@ struct authd {
 	size_t nconns;
 	uint64_t fail_count;
 	struct conn *graveyard;
+	struct stats stats;
+	struct stats_client *stats_clients, *stats_clients_tail;
+	struct stats_client *stats_graveyard;
+	size_t nstats_clients;
 };
 
 uint64_t now_ms(void);
+uint64_t now_us(void);
 /* Arm (0: disarm) the connection's deadline in the loop's timer heap. */
 void conn_deadline(struct conn *c, uint64_t at_ms);
 /* Accept-time setup; the conn is already in the list and the socket in
- * epoll.  */
-void conn_start(struct conn *c);
+ * epoll.  via: the trusted balancer's address (a PROXY header comes
+ * first), or NULL. */
+void conn_start(struct conn *c, const char *via);
+/* How long TLS, Hello and CRAM-MD5 may take from the accept. */
+unsigned int conn_preauth_ms(const struct conn *c);
+/* A trusted balancer's PROXY header must be whole this soon. */
+#define PROXY_HEADER_TIMEOUT_MS 2000
 /* Socket event. */
 void conn_on_sock(struct conn *c, uint32_t events);
 /* pk_fd of the connection's transaction is readable. */
@@ -160,9 +179,16 @@ struct lognames {
 };
 const struct lognames *conn_names(const struct conn *c, struct lognames *n);
 void conn_uncount(struct conn *c);	/* no longer unauthenticated */
+/* Refuse the connection at once (no fail delay): a rate-limited log line
+   and the statistics' reason. */
+void conn_refuse(struct conn *c, enum refusal r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Gone before sending a byte (a health check, a port probe): quiet. */
+void conn_gone_empty(struct conn *c);
 
 /* login.c: the login state machine */
 void conn_set_state(struct conn *c, enum conn_state st);	/* the one place */
+void conn_proxy(struct conn *c);	/* the balancer's PROXY header */
 void conn_detect(struct conn *c);	/* TLS or cleartext, first byte */
 void conn_handshake(struct conn *c);
 void conn_read_frames(struct conn *c);

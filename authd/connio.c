@@ -152,17 +152,18 @@ void conn_rearm(struct conn *c, uint32_t ignored)
 
 	if (c->dead)
 		return;
-	if (c->state == CS_DETECT || c->state == CS_TLS_HANDSHAKE ||
-	    conn_reading_state(c->state))
+	if (c->state == CS_PROXY || c->state == CS_DETECT ||
+	    c->state == CS_TLS_HANDSHAKE || conn_reading_state(c->state))
 		want |= EPOLLIN;
 	else if (!(ignored & (EPOLLIN | EPOLLRDHUP)))
 		want |= c->armed & EPOLLIN;
 	if (c->outlen || (c->state == CS_TLS_HANDSHAKE && c->ssl &&
 			  SSL_want_write(c->ssl)))
 		want |= EPOLLOUT;
-	/* waiting for a whole first TLS record (conn_detect): the bytes that
-	   are there stay unread, so only new bytes may wake us */
-	if (c->state == CS_DETECT)
+	/* waiting for a whole first TLS record (conn_detect) or PROXY header
+	   (conn_proxy): the bytes that are there stay unread, so only new
+	   bytes may wake us */
+	if (c->state == CS_DETECT || c->state == CS_PROXY)
 		want |= EPOLLET;
 	if (want == c->armed)
 		return;

@@ -8,6 +8,7 @@
 #include "tlspsk.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,11 @@
 
 void conn_set_state(struct conn *c, enum conn_state st)
 {
+	/* the statistics' PAM time leaves out the client's typing */
+	if (st == CS_PAM_PROMPT && c->state != CS_PAM_PROMPT)
+		c->prompt_since_us = now_us();
+	else if (st != CS_PAM_PROMPT && c->state == CS_PAM_PROMPT)
+		c->pam_wait_us += now_us() - c->prompt_since_us;
 	c->state = st;
 	switch (st) {
 	case CS_PAM_MODE:
@@ -63,9 +69,11 @@ void conn_login_done(struct conn *c)
 	struct lognames ln;
 
 	conn_names(c, &ln);
-	syslog(LOG_INFO, "login: console=%s user=%s from %s%s", ln.console,
+	syslog(LOG_INFO, "login: console=%s user=%s from %s%s%s%s", ln.console,
 	       c->pam_kind ? ln.user : "-", c->peer,
+	       c->via[0] ? " via " : "", c->via,
 	       c->pam_kind ? " (PAM)" : "");
+	stats_login(c->d, stats_mode_of(c), true);
 	conn_uncount(c);		/* logged in: no longer unauthenticated */
 	conn_set_state(c, CS_CONSOLE);
 }
@@ -301,6 +309,58 @@ static bool tls_record_ready(struct conn *c)
 	return (size_t)avail >= sizeof(h) + len;
 }
 
+/*
+ * From a trusted balancer: the PROXY header, peeked whole, then taken off
+ * the socket to its last byte, so the client's first byte (TLS or Hello)
+ * is untouched.  The client it names is what the per-source limit, the
+ * log and PAM_RHOST see from here on.  A bad header closes at once.
+ */
+void conn_proxy(struct conn *c)
+{
+	uint8_t buf[PROXY_HDR_MAX];
+	struct proxy_hdr h;
+	char client[sizeof(c->peer)];
+	ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_PEEK);
+	int n;
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		conn_gone_empty(c);	/* a plain TCP health check */
+		return;
+	}
+	n = proxy_parse(buf, (size_t)r, &h);
+	if (n == 0)
+		return;		/* the rest comes (edge-triggered: new bytes) */
+	if (n < 0) {
+		conn_refuse(c, REF_PROXY, "refused %s: %s", c->peer,
+			    proxy_strerror(n));
+		return;
+	}
+	if (recv(c->fd, buf, (size_t)n, 0) != n) {
+		conn_refuse(c, REF_PROXY, "refused %s: PROXY header read failed",
+			    c->peer);
+		return;
+	}
+	if (h.local)
+		snprintf(client, sizeof(client), "%s", c->peer);
+	else if (getnameinfo((struct sockaddr *)&h.src, h.addrlen, client,
+			     sizeof(client), NULL, 0, NI_NUMERICHOST))
+		snprintf(client, sizeof(client), "?");
+	c->d->stats.proxy_headers++;
+	/* a slow loris behind the balancer starves itself, not the others */
+	if (sources_add(&c->d->sources, client, c->conf->max_unauth_per_source)) {
+		conn_refuse(c, REF_SOURCE_LIMIT,
+			    "%s (via %s) has %u connections not logged in, refusing",
+			    client, c->via, c->conf->max_unauth_per_source);
+		return;
+	}
+	c->unauth_counted = true;
+	memcpy(c->peer, client, sizeof(c->peer));
+	conn_deadline(c, c->started_ms + conn_preauth_ms(c));
+	conn_set_state(c, CS_DETECT);
+}
+
 void conn_detect(struct conn *c)
 {
 	unsigned char b;
@@ -309,7 +369,15 @@ void conn_detect(struct conn *c)
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (r <= 0) {
-		conn_hangup(c, "closed before sending anything");
+		conn_gone_empty(c);	/* a health check or a port probe */
+		return;
+	}
+	/* "PROXY ..." or the v2 signature: never trusted from here (no
+	   Bareos client begins so: it would be a frame of over 200 MB) */
+	if (b == 'P' || b == '\r') {
+		conn_refuse(c, REF_PROXY, "refused %s%s%s: PROXY header from a "
+			    "source not in proxy_protocol_sources", c->peer,
+			    c->via[0] ? " via " : "", c->via);
 		return;
 	}
 	if (b == TLS_FIRST_BYTE) {
@@ -325,6 +393,7 @@ void conn_detect(struct conn *c)
 		return;
 	}
 	if (c->conf->tls != TLS_OPTIONAL) {
+		stats_refusal(c->d, REF_TLS);
 		conn_hangup(c, "cleartext refused (tls = required)");
 		return;
 	}
@@ -345,6 +414,7 @@ void conn_handshake(struct conn *c)
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return;
 	c->d->fail_count++;
+	stats_refusal(c->d, REF_TLS);
 	syslog(LOG_NOTICE, "TLS-PSK handshake failed from %s (unknown console or wrong key)",
 	       c->peer);
 	conn_hangup(c, NULL);

@@ -5,6 +5,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "listen.h"
+#include "stats.h"
 #include "tlspsk.h"
 
 #include <arpa/inet.h>
@@ -79,10 +80,10 @@ static void reload(struct authd *d, const char *path, const char *port)
 	/* the running listeners were made from these: keep them */
 	char **keep[] = { &g->cf.listen_address, &g->cf.listen_port,
 			  &g->cf.listen_unix, &g->cf.tls_certificate,
-			  &g->cf.tls_key };
+			  &g->cf.tls_key, &g->cf.statistics_listen };
 	char *const *from[] = { &old->listen_address, &old->listen_port,
 				&old->listen_unix, &old->tls_certificate,
-				&old->tls_key };
+				&old->tls_key, &old->statistics_listen };
 	bool changed = false;
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		changed |= !same_str(*keep[i], *from[i]);
@@ -90,8 +91,9 @@ static void reload(struct authd *d, const char *path, const char *port)
 		*keep[i] = *from[i] ? strdup(*from[i]) : NULL;
 	}
 	if (changed)
-		syslog(LOG_WARNING, "SIGHUP: listen_* and tls_certificate/tls_key "
-		       "changes need a restart; the old ones stay");
+		syslog(LOG_WARNING, "SIGHUP: listen_*, statistics_listen and "
+		       "tls_certificate/tls_key changes need a restart; the old "
+		       "ones stay");
 	conf_gen_unref(d->gen);
 	d->gen = g;
 	d->conf = &g->cf;
@@ -148,6 +150,7 @@ static void accept_all(struct authd *d, int lfd, bool local)
 		struct epoll_event ev = { 0 };
 		char peer[64];
 		struct conn *c;
+		bool proxied;
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -161,21 +164,30 @@ static void accept_all(struct authd *d, int lfd, bool local)
 					    "accept: %m");
 			return;
 		}
+		d->stats.accepted++;
 		if (local)
 			strcpy(peer, "unix");
 		else if (getnameinfo((struct sockaddr *)&ss, sl, peer,
 				     sizeof(peer), NULL, 0, NI_NUMERICHOST))
 			strcpy(peer, "?");
 		if (d->nconns >= cf->max_connections) {
+			stats_refusal(d, REF_CONNECTION_LIMIT);
 			log_limited(&d->refusals, now_ms(), LOG_WARNING,
 				    "connection limit (%u) reached, refusing %s",
 				    cf->max_connections, peer);
 			close(fd);
 			continue;
 		}
+		/* a trusted balancer: its PROXY header names the client, who
+		   is counted then (conn_proxy) */
+		proxied = !local && proxy_net_match(cf->proxy_sources,
+						    cf->nproxy_sources,
+						    (struct sockaddr *)&ss);
 		/* one source may hold only so many connections that have not
 		   logged in yet: a slow loris starves itself, not the others */
-		if (sources_add(&d->sources, peer, cf->max_unauth_per_source)) {
+		if (!proxied &&
+		    sources_add(&d->sources, peer, cf->max_unauth_per_source)) {
+			stats_refusal(d, REF_SOURCE_LIMIT);
 			log_limited(&d->refusals, now_ms(), LOG_WARNING,
 				    "%s has %u connections not logged in, refusing",
 				    peer, cf->max_unauth_per_source);
@@ -189,7 +201,8 @@ static void accept_all(struct authd *d, int lfd, bool local)
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
-			sources_del(&d->sources, peer);
+			if (!proxied)
+				sources_del(&d->sources, peer);
 			close(fd);
 			continue;
 		}
@@ -200,13 +213,14 @@ static void accept_all(struct authd *d, int lfd, bool local)
 		c->w_sock.kind = WATCH_SOCK;
 		c->w_sock.conn = c;
 		c->local = local;
-		c->unauth_counted = true;
+		c->unauth_counted = !proxied;
 		memcpy(c->peer, peer, sizeof(c->peer));
 		/* edge-triggered until the first record is whole (login.c) */
 		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 		ev.data.ptr = &c->w_sock;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			sources_del(&d->sources, peer);
+			if (!proxied)
+				sources_del(&d->sources, peer);
 			close(fd);
 			free(c);
 			continue;
@@ -217,7 +231,7 @@ static void accept_all(struct authd *d, int lfd, bool local)
 			d->conns->prev = c;
 		d->conns = c;
 		d->nconns++;
-		conn_start(c);
+		conn_start(c, proxied ? peer : NULL);
 	}
 }
 
@@ -247,12 +261,13 @@ int main(int argc, char **argv)
 {
 	struct authd_conf cf;
 	struct authd d = { 0 };
-	struct watch w_sig = { WATCH_SIGNAL, NULL, NULL, -1 };
+	struct watch w_sig = { WATCH_SIGNAL, NULL, NULL, NULL, -1 };
+	struct watch w_stats = { WATCH_STATS_LISTEN, NULL, NULL, NULL, -1 };
 	struct listener ls[LISTEN_MAX];
 	int nls = 0;
 	struct epoll_event ev = { 0 }, evs[MAX_EVENTS];
 	const char *config = NULL, *port = NULL;
-	char err[512], bound[512];
+	char err[512], bound[512], stats_desc[128];
 	bool fg = false, test_only = false, stop = false;
 	int opt, sfd = -1, rc = 1;
 	sigset_t mask;
@@ -356,6 +371,15 @@ int main(int argc, char **argv)
 	ev.data.ptr = &w_sig;
 	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, sfd, &ev))
 		goto out;
+	if (d.conf->statistics_listen) {
+		w_stats.fd = stats_listen(d.conf->statistics_listen, stats_desc,
+					  sizeof(stats_desc));
+		ev.data.ptr = &w_stats;
+		if (w_stats.fd < 0 ||
+		    epoll_ctl(d.epfd, EPOLL_CTL_ADD, w_stats.fd, &ev))
+			goto out;
+		syslog(LOG_INFO, "statistics on %s", stats_desc);
+	}
 	configure_pool(d.conf);
 	syslog(LOG_INFO, "listening on %s (director %s, PAM service %s)", bound,
 	       d.conf->director_name, d.conf->pam_service);
@@ -410,12 +434,19 @@ int main(int argc, char **argv)
 			case WATCH_CLOSING:
 				pam_closing_done(&d, w->closing, false);
 				break;
+			case WATCH_STATS_LISTEN:
+				stats_accept(&d, w->fd);
+				break;
+			case WATCH_STATS:
+				stats_on_client(w->sc, evs[i].events);
+				break;
 			}
 		}
 		if (d.accept_paused_until && now_ms() >= d.accept_paused_until)
 			resume_accepting(&d);
 		run_deadlines(&d);
 		conn_reap(&d);	/* destroyed conns, after the whole batch */
+		stats_reap(&d);
 	}
 	syslog(LOG_INFO, "shutting down (%zu connection(s) open)", d.nconns);
 	rc = 0;
@@ -425,6 +456,8 @@ out:
 	conn_reap(&d);
 	while (d.closing)	/* sessions still closing: their workers end them */
 		pam_closing_done(&d, d.closing, true);
+	stats_free_clients(&d);
+	stats_close_listener(d.conf->statistics_listen, w_stats.fd);
 	timers_free(&d.timers);
 	sources_free(&d.sources);
 	if (d.reserve_fd >= 0)

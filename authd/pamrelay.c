@@ -58,8 +58,11 @@ static int start_login_ops(struct conn *c)
 		{ PK_OP_AUTHENTICATE, 0 }, { PK_OP_ACCT_MGMT, 0 },
 		{ PK_OP_OPEN_SESSION, 0 },
 	};
-	int rc = pk_start_chain(c->txn, ops, c->conf->pam_session ? 3 : 2);
+	int rc;
 
+	c->pam_started_us = now_us();
+	c->pam_wait_us = 0;
+	rc = pk_start_chain(c->txn, ops, c->conf->pam_session ? 3 : 2);
 	c->op = PK_OP_AUTHENTICATE;
 	if (rc == -ENOBUFS) {
 		conn_fail(c, "too many PAM logins at once", 0);
@@ -241,6 +244,11 @@ static void on_done(struct conn *c, int rc)
 
 	drop_batch(c);
 	drop_pass(c);
+	uint64_t now = now_us(), wait = c->pam_wait_us;
+
+	if (c->state == CS_PAM_PROMPT)	/* ended (step timeout) mid-relay */
+		wait += now - c->prompt_since_us;
+	stats_pam_time(c->d, now - c->pam_started_us - wait);
 	c->op = pk_txn_op(c->txn);	/* the call the chain ended with */
 	if (rc != PAM_SUCCESS) {
 		pam_failed(c, rc, pk_op_name(c->op));

@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "lines.h"
 #include "psk.h"
+#include "proxy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,6 +59,36 @@ static void check_one(const char *s, size_t n)
 		     strnlen(p, sizeof(p)) <= PAM_FIELD_MAX, "4002 field length");
 }
 
+/* The PROXY header parser: a header is never longer than the input or
+   the bound, every prefix of an accepted header asks for more, and more
+   bytes after it do not change the answer. */
+static void check_proxy(const uint8_t *data, size_t size)
+{
+	struct proxy_hdr h, h2;
+	int r = proxy_parse(data, size, &h);
+	struct proxy_net net;
+	char s[64];
+
+	must(r >= PROXY_E_ADDRESS && r <= (int)size && r <= PROXY_HDR_MAX,
+	     "PROXY result in range");
+	must(r != 0 || size < PROXY_HDR_MAX, "PROXY asks for more within the bound");
+	if (r > 0) {
+		must(h.version == 1 || h.version == 2, "PROXY version");
+		must(h.local || h.src.ss_family == AF_INET ||
+		     h.src.ss_family == AF_INET6, "PROXY address family");
+		for (size_t k = 0; k < (size_t)r; k++)
+			must(proxy_parse(data, k, &h2) == 0, "PROXY prefix needs more");
+	}
+	if (size < sizeof(s)) {
+		memcpy(s, data, size);
+		s[size] = '\0';
+		if (proxy_net_parse(s, &net) == 0)
+			must((net.family == AF_INET && net.prefix <= 32) ||
+			     (net.family == AF_INET6 && net.prefix <= 128),
+			     "trusted network prefix");
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char id[PSK_IDENTITY_MAX];
@@ -79,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_one((const char *)data + off, (size_t)len);
 		off += (size_t)len;
 	}
+	check_proxy(data, size);
 	/* and the whole input as single lines */
 	check_one((const char *)data, size);
 	if (size < sizeof(id)) {

@@ -12,6 +12,10 @@
 #include "frame.h"
 #include "lines.h"
 #include "psk.h"
+#include "proxy.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 static void t_frame(void **st)
 {
@@ -222,6 +226,277 @@ static void t_log_escape(void **st)
 	assert_int_equal(log_escape("x", small, 0), 0);
 }
 
+/* ---- PROXY protocol ---------------------------------------------------- */
+
+static const uint8_t v2sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A,
+				   0x51, 0x55, 0x49, 0x54, 0x0A };
+
+/* A v2 header: sig, ver_cmd, fam, body (len bytes). */
+static size_t v2(uint8_t *out, uint8_t ver_cmd, uint8_t fam,
+		 const uint8_t *body, size_t len)
+{
+	memcpy(out, v2sig, 12);
+	out[12] = ver_cmd;
+	out[13] = fam;
+	out[14] = (uint8_t)(len >> 8);
+	out[15] = (uint8_t)len;
+	if (len)
+		memcpy(out + 16, body, len);
+	return 16 + len;
+}
+
+static const char *src_str(const struct proxy_hdr *h, char *buf, size_t n,
+			   unsigned *port)
+{
+	if (h->src.ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)&h->src;
+
+		*port = ntohs(s->sin_port);
+		return inet_ntop(AF_INET, &s->sin_addr, buf, (socklen_t)n);
+	}
+	const struct sockaddr_in6 *s6 = (const void *)&h->src;
+
+	*port = ntohs(s6->sin6_port);
+	return inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)n);
+}
+
+/* Every proper prefix of a whole header asks for more. */
+static void all_prefixes_need_more(const uint8_t *b, size_t n)
+{
+	struct proxy_hdr h;
+
+	for (size_t k = 0; k < n; k++)
+		assert_int_equal(proxy_parse(b, k, &h), 0);
+}
+
+static void t_proxy_v1(void **st)
+{
+	struct proxy_hdr h;
+	char a[64];
+	unsigned port;
+	const char *l4 = "PROXY TCP4 192.0.2.7 198.51.100.1 51234 9101\r\n";
+	const char *l6 = "PROXY TCP6 2001:db8::7 2001:db8::1 65535 9101\r\nXYZ";
+	const char *bad[] = {
+		"PROXY TCP4 192.0.2.7 198.51.100.1 51234\r\n",	/* field missing */
+		"PROXY TCP4  192.0.2.7 198.51.100.1 1 2\r\n",	/* two spaces */
+		"PROXY TCP4 192.0.2.7 198.51.100.1 1 2 \r\n",	/* trailing space */
+		"PROXY TCP5 192.0.2.7 198.51.100.1 1 2\r\n",
+		"PROXY TCP4 192.0.2.7 198.51.100.1 1 2 3\r\n",
+		"PROXY tcp4 192.0.2.7 198.51.100.1 1 2\r\n",
+		"PROXY TCP4 192.0.2.7 198.51.100.1 1\n2\r\n",	/* bare LF */
+	};
+	const char *badaddr[] = {
+		"PROXY TCP4 2001:db8::7 198.51.100.1 1 2\r\n",	/* v6 in TCP4 */
+		"PROXY TCP6 192.0.2.7 2001:db8::1 1 2\r\n",
+		"PROXY TCP4 192.0.2.300 198.51.100.1 1 2\r\n",
+		"PROXY TCP4 192.0.2.7 198.51.100.1 65536 2\r\n",
+		"PROXY TCP4 192.0.2.7 198.51.100.1 01 2\r\n",	/* leading zero */
+		"PROXY TCP4 192.0.2.7 198.51.100.1 -1 2\r\n",
+	};
+	char longl[200];
+
+	(void)st;
+	assert_int_equal(proxy_parse((const uint8_t *)l4, strlen(l4), &h),
+			 (int)strlen(l4));
+	assert_int_equal(h.version, 1);
+	assert_false(h.local);
+	assert_string_equal(src_str(&h, a, sizeof(a), &port), "192.0.2.7");
+	assert_int_equal(port, 51234);
+	all_prefixes_need_more((const uint8_t *)l4, strlen(l4));
+	/* bytes after the header are not part of it */
+	assert_int_equal(proxy_parse((const uint8_t *)l6, strlen(l6), &h),
+			 (int)strlen(l6) - 3);
+	assert_string_equal(src_str(&h, a, sizeof(a), &port), "2001:db8::7");
+	assert_int_equal(port, 65535);
+	assert_int_equal(proxy_parse((const uint8_t *)"PROXY UNKNOWN\r\n", 15, &h), 15);
+	assert_true(h.local);
+	assert_int_equal(proxy_parse((const uint8_t *)"PROXY UNKNOWN ffff::1 ::1 1 2\r\n",
+				     31, &h), 31);
+	assert_true(h.local);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(proxy_parse((const uint8_t *)bad[i], strlen(bad[i]), &h),
+				 PROXY_E_SYNTAX);
+	for (size_t i = 0; i < sizeof(badaddr) / sizeof(badaddr[0]); i++)
+		assert_int_equal(proxy_parse((const uint8_t *)badaddr[i],
+					     strlen(badaddr[i]), &h), PROXY_E_ADDRESS);
+	/* no CRLF within the spec's 107 bytes */
+	memset(longl, 'A', sizeof(longl));
+	memcpy(longl, "PROXY UNKNOWN ", 14);
+	assert_int_equal(proxy_parse((const uint8_t *)longl, 106, &h), 0);
+	assert_int_equal(proxy_parse((const uint8_t *)longl, 107, &h), PROXY_E_TOO_BIG);
+	assert_int_equal(proxy_parse((const uint8_t *)longl, sizeof(longl), &h),
+			 PROXY_E_TOO_BIG);
+	/* 107 bytes with CRLF at the end: the longest legal line */
+	longl[105] = '\r';
+	longl[106] = '\n';
+	assert_int_equal(proxy_parse((const uint8_t *)longl, 107, &h), 107);
+	/* not a PROXY header: a TLS ClientHello, a Bareos frame, "PROXZ" */
+	assert_int_equal(proxy_parse((const uint8_t *)"\x16\x03\x01", 3, &h), PROXY_E_SIG);
+	assert_int_equal(proxy_parse((const uint8_t *)"\0\0\0\x18Hello", 9, &h), PROXY_E_SIG);
+	assert_int_equal(proxy_parse((const uint8_t *)"PROXZ", 5, &h), PROXY_E_SIG);
+	assert_int_equal(proxy_parse((const uint8_t *)"PRO", 3, &h), 0);
+}
+
+static void t_proxy_v2(void **st)
+{
+	struct proxy_hdr h;
+	uint8_t b[PROXY_V2_MAX + 64], body[300];
+	char a[64];
+	unsigned port;
+	size_t n;
+
+	(void)st;
+	/* TCP4 192.0.2.7:51234 -> 198.51.100.1:9101 */
+	memcpy(body, "\xc0\x00\x02\x07\xc6\x33\x64\x01\xc8\x22\x23\x8d", 12);
+	n = v2(b, 0x21, 0x11, body, 12);
+	assert_int_equal(proxy_parse(b, n, &h), (int)n);
+	assert_int_equal(h.version, 2);
+	assert_false(h.local);
+	assert_string_equal(src_str(&h, a, sizeof(a), &port), "192.0.2.7");
+	assert_int_equal(port, 51234);
+	all_prefixes_need_more(b, n);
+	/* with TLVs (ALPN "h2", a NOOP pad): ignored */
+	memcpy(body + 12, "\x01\x00\x02h2\x04\x00\x03\0\0\0", 11);
+	n = v2(b, 0x21, 0x11, body, 23);
+	assert_int_equal(proxy_parse(b, n + 5, &h), (int)n);
+	assert_false(h.local);
+	/* a TLV running past the header; a lone TLV type byte */
+	memcpy(body + 12, "\x01\x00\x09h2", 5);
+	n = v2(b, 0x21, 0x11, body, 17);
+	assert_int_equal(proxy_parse(b, n, &h), PROXY_E_TLV);
+	n = v2(b, 0x21, 0x11, body, 13);
+	assert_int_equal(proxy_parse(b, n, &h), PROXY_E_TLV);
+	/* TCP6 2001:db8::7 port 443 */
+	memset(body, 0, 36);
+	memcpy(body, "\x20\x01\x0d\xb8", 4);
+	body[15] = 7;
+	body[32] = 0x01;
+	body[33] = 0xbb;
+	n = v2(b, 0x21, 0x21, body, 36);
+	assert_int_equal(proxy_parse(b, n, &h), (int)n);
+	assert_string_equal(src_str(&h, a, sizeof(a), &port), "2001:db8::7");
+	assert_int_equal(port, 443);
+	/* address block shorter than the family */
+	n = v2(b, 0x21, 0x21, body, 35);
+	assert_int_equal(proxy_parse(b, n, &h), PROXY_E_LENGTH);
+	n = v2(b, 0x21, 0x11, body, 11);
+	assert_int_equal(proxy_parse(b, n, &h), PROXY_E_LENGTH);
+	/* LOCAL (health checks): any block, the connection's addresses */
+	n = v2(b, 0x20, 0x00, NULL, 0);
+	assert_int_equal(proxy_parse(b, n, &h), 16);
+	assert_true(h.local);
+	n = v2(b, 0x20, 0x11, body, 12);
+	assert_int_equal(proxy_parse(b, n, &h), 28);
+	assert_true(h.local);
+	/* UNSPEC and UNIX: no IP address, the connection's stands */
+	n = v2(b, 0x21, 0x00, NULL, 0);
+	assert_int_equal(proxy_parse(b, n, &h), 16);
+	assert_true(h.local);
+	memset(body, 0, sizeof(body));
+	n = v2(b, 0x21, 0x31, body, 216);
+	assert_int_equal(proxy_parse(b, n, &h), (int)n);
+	assert_true(h.local);
+	n = v2(b, 0x21, 0x31, body, 215);
+	assert_int_equal(proxy_parse(b, n, &h), PROXY_E_LENGTH);
+	/* datagrams, unknown families, versions and commands */
+	n = v2(b, 0x21, 0x12, body, 12);
+	assert_int_equal(proxy_parse(b, n, &h), PROXY_E_FAMILY);
+	n = v2(b, 0x21, 0x41, body, 12);
+	assert_int_equal(proxy_parse(b, n, &h), PROXY_E_FAMILY);
+	n = v2(b, 0x11, 0x11, body, 12);
+	assert_int_equal(proxy_parse(b, n, &h), PROXY_E_VERSION);
+	n = v2(b, 0x22, 0x11, body, 12);
+	assert_int_equal(proxy_parse(b, n, &h), PROXY_E_COMMAND);
+	/* refused as soon as the 16 bytes say so, not after the body */
+	n = v2(b, 0x11, 0x11, body, 12);
+	assert_int_equal(proxy_parse(b, 16, &h), PROXY_E_VERSION);
+	/* too long: refused on the length field alone */
+	b[14] = (uint8_t)((PROXY_V2_MAX - 16 + 1) >> 8);
+	b[15] = (uint8_t)(PROXY_V2_MAX - 16 + 1);
+	b[12] = 0x21;
+	b[13] = 0x11;
+	assert_int_equal(proxy_parse(b, 16, &h), PROXY_E_TOO_BIG);
+	b[14] = 0xff;
+	b[15] = 0xff;
+	assert_int_equal(proxy_parse(b, 16, &h), PROXY_E_TOO_BIG);
+	/* the longest we take */
+	memset(body, 0, sizeof(body));
+	memcpy(b, v2sig, 12);
+	b[12] = 0x21;
+	b[13] = 0x11;
+	b[14] = (uint8_t)((PROXY_V2_MAX - 16) >> 8);
+	b[15] = (uint8_t)(PROXY_V2_MAX - 16);
+	memset(b + 16, 0, PROXY_V2_MAX - 16);	/* 12 address bytes + NOOP TLVs */
+	{
+		size_t off = 16 + 12, left = PROXY_V2_MAX - 16 - 12;
+
+		while (left) {
+			size_t l = left - 3 > 0xffff ? 0xffff : left - 3;
+
+			b[off] = 0x04;
+			b[off + 1] = (uint8_t)(l >> 8);
+			b[off + 2] = (uint8_t)l;
+			off += 3 + l;
+			left -= 3 + l;
+		}
+	}
+	assert_int_equal(proxy_parse(b, PROXY_V2_MAX, &h), PROXY_V2_MAX);
+	/* a broken signature at any byte */
+	for (size_t i = 0; i < 12; i++) {
+		n = v2(b, 0x21, 0x11, body, 12);
+		b[i] ^= 0x20;
+		assert_int_equal(proxy_parse(b, n, &h), PROXY_E_SIG);
+	}
+}
+
+static void t_proxy_net(void **st)
+{
+	struct proxy_net nets[4];
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+
+	(void)st;
+	assert_int_equal(proxy_net_parse("10.0.0.0/8", &nets[0]), 0);
+	assert_int_equal(proxy_net_parse("192.0.2.7", &nets[1]), 0);
+	assert_int_equal(nets[1].prefix, 32);
+	assert_int_equal(proxy_net_parse("2001:db8::/32", &nets[2]), 0);
+	assert_int_equal(proxy_net_parse("172.16.0.0/12", &nets[3]), 0);
+	const char *bad[] = { "10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/", "/8",
+			      "10.0.0.0/08", "host.example", "2001:db8::/129",
+			      "10.0.0.0/8x", "", "10.0.0.0 /8" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(proxy_net_parse(bad[i], &nets[0]), -1);
+	assert_int_equal(proxy_net_parse("10.0.0.0/8", &nets[0]), 0);
+
+	inet_pton(AF_INET, "10.200.1.2", &s4.sin_addr);
+	assert_true(proxy_net_match(nets, 4, (struct sockaddr *)&s4));
+	inet_pton(AF_INET, "11.0.0.1", &s4.sin_addr);
+	assert_false(proxy_net_match(nets, 4, (struct sockaddr *)&s4));
+	inet_pton(AF_INET, "192.0.2.8", &s4.sin_addr);
+	assert_false(proxy_net_match(nets, 4, (struct sockaddr *)&s4));
+	inet_pton(AF_INET, "172.31.255.255", &s4.sin_addr);
+	assert_true(proxy_net_match(nets, 4, (struct sockaddr *)&s4));
+	inet_pton(AF_INET, "172.32.0.0", &s4.sin_addr);
+	assert_false(proxy_net_match(nets, 4, (struct sockaddr *)&s4));
+	inet_pton(AF_INET6, "2001:db8:ffff::1", &s6.sin6_addr);
+	assert_true(proxy_net_match(nets, 4, (struct sockaddr *)&s6));
+	inet_pton(AF_INET6, "2001:db9::1", &s6.sin6_addr);
+	assert_false(proxy_net_match(nets, 4, (struct sockaddr *)&s6));
+	/* v4-mapped v6 is matched as the v4 address */
+	inet_pton(AF_INET6, "::ffff:10.1.1.1", &s6.sin6_addr);
+	assert_true(proxy_net_match(nets, 4, (struct sockaddr *)&s6));
+	inet_pton(AF_INET6, "::ffff:11.1.1.1", &s6.sin6_addr);
+	assert_false(proxy_net_match(nets, 4, (struct sockaddr *)&s6));
+	/* no nets: nothing is trusted */
+	assert_false(proxy_net_match(nets, 0, (struct sockaddr *)&s6));
+	/* /0 trusts a whole family */
+	assert_int_equal(proxy_net_parse("0.0.0.0/0", &nets[0]), 0);
+	inet_pton(AF_INET, "203.0.113.9", &s4.sin_addr);
+	assert_true(proxy_net_match(nets, 1, (struct sockaddr *)&s4));
+	inet_pton(AF_INET6, "2001:db8::1", &s6.sin6_addr);
+	assert_false(proxy_net_match(nets, 1, (struct sockaddr *)&s6));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +508,9 @@ int main(void)
 		cmocka_unit_test(t_hello),
 		cmocka_unit_test(t_pam_login),
 		cmocka_unit_test(t_log_escape),
+		cmocka_unit_test(t_proxy_v1),
+		cmocka_unit_test(t_proxy_v2),
+		cmocka_unit_test(t_proxy_net),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

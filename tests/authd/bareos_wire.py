@@ -39,8 +39,14 @@ def cram(chal, password, compat=False):
 
 
 class Wire:
-    def __init__(self, port, timeout=10):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=10, source=None, preamble=b""):
+        """source: the local address to connect from (127.0.0.2, ...);
+        preamble: bytes sent first (a PROXY header)."""
+        self.s = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout,
+            source_address=(source, 0) if source else None)
+        if preamble:
+            self.s.sendall(preamble)
 
     def close(self):
         self.s.close()

@@ -8,6 +8,7 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -65,6 +66,11 @@ def write_pam(confdir, passdb):
         "check_item=rhost:127.0.0.1\n"
         f"account required {pk} delay_ms=%s\n"
         f"session required {pk}\n")
+    # behind a balancer: PAM_RHOST is the client its PROXY header names
+    svc["bareos-pkrhost"] = (
+        f"auth required {pk} get_user [prompt_off=Password: |wonderland] "
+        "check_item=rhost:192.0.2.7\n"
+        f"account required {pk}\n")
     for name, text in svc.items():
         (confdir / name).write_text(text.replace("%s", "0"))
     (confdir / "bareos-pkslow").write_text(
@@ -107,7 +113,9 @@ class Daemon:
                   "[console pkdirect]", f"password = {CONSOLE_PW}", "pam = yes",
                   "pam_service = bareos-pkdirect",
                   "[console pkslow]", f"password = {CONSOLE_PW}", "pam = yes",
-                  "pam_service = bareos-pkslow"]
+                  "pam_service = bareos-pkslow",
+                  "[console pkrhost]", f"password = {CONSOLE_PW}", "pam = yes",
+                  "pam_service = bareos-pkrhost"]
         self.conf = tmp / "authd.conf"
         text = "\n".join(lines) + "\n"
         if raw_conf is not None:    # a whole file of the test's own
@@ -138,6 +146,39 @@ class Daemon:
 
     def logtext(self):
         return self.log.read_text()
+
+    def threads(self):
+        """The daemon's thread count (/proc)."""
+        status = pathlib.Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"^Threads:\s+(\d+)", status, re.M).group(1))
+
+    def metrics(self, path="/metrics", raw=False):
+        """GET the statistics endpoint (statistics_listen); the samples as
+        {'name{labels}': value}, or the raw HTTP response."""
+        m = re.search(r"statistics on (?:unix (\S+)|(\S+) port (\d+))",
+                      self.logtext())
+        assert m, "no statistics_listen in the log"
+        if m.group(1):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(m.group(1))
+        else:
+            s = socket.create_connection((m.group(2), int(m.group(3))))
+        with s:
+            s.settimeout(5)
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            resp = b""
+            while chunk := s.recv(65536):
+                resp += chunk
+        if raw:
+            return resp
+        head, _, body = resp.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200 OK"), head
+        out = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                out[k] = float(v)
+        return out
 
     def stop(self, timeout=10):
         if self.proc.poll() is None:
