@@ -29,14 +29,20 @@ def free_port():
 
 
 class Balancer:
-    def __init__(self, tmp, backends):
+    """HAProxy running the documented example: only the frontend port, the
+    servers' ports (server lines past len(backends) dropped) and the check
+    interval differ.  Also used by bench/authd/bench_haproxy.py."""
+
+    def __init__(self, tmp, backends, preexec_fn=None):
         self.port = free_port()
         text = EXAMPLE.read_text()
         text = text.replace("bind :9101", f"bind 127.0.0.1:{self.port}")
-        for i, port in enumerate(backends, 1):
-            text, n = re.subn(rf"server authd{i} 127\.0\.0\.1:\d+",
-                              f"server authd{i} 127.0.0.1:{port}", text)
-            assert n == 1
+        for i in range(1, 3):
+            pat = rf"( *)server authd{i} 127\.0\.0\.1:\d+\n"
+            repl = (rf"\1server authd{i} 127.0.0.1:{backends[i - 1]}\n"
+                    if i <= len(backends) else "")
+            text, n = re.subn(pat, repl, text)
+            assert n == 1, pat
         text = text.replace("inter 2s", "inter 200ms")
         cfg = tmp / "haproxy.cfg"
         cfg.write_text("global\n    maxconn 4000\n"
@@ -44,7 +50,8 @@ class Balancer:
         self.log = tmp / "haproxy.log"
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)],
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
+                                     stdout=self.logf, stderr=subprocess.STDOUT,
+                                     preexec_fn=preexec_fn)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
