@@ -150,6 +150,34 @@ int oa2_cache_load(const struct oa2_config *cfg, struct oa2_entry *e)
 	return rc;
 }
 
+/* mkdir -p, as the seed's os.makedirs: missing parents 0755 (root's, as
+   /var/cache), the cache directory itself 0700.  dir_ok then checks the
+   last one whatever made it. */
+static int make_dirs(const char *dir)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path))
+		return -1;
+	memcpy(path, dir, n + 1);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 int oa2_cache_store(const struct oa2_config *cfg, const struct oa2_entry *e)
 {
 	char path[4096], tmp[4200] = "";
@@ -160,7 +188,7 @@ int oa2_cache_store(const struct oa2_config *cfg, const struct oa2_entry *e)
 
 	if (oa2_cache_path(cfg, path, sizeof(path)) != OA2_OK)
 		return OA2_ECACHE;
-	if (mkdir(cfg->cache_dir, 0700) != 0 && errno != EEXIST)
+	if (make_dirs(cfg->cache_dir) != 0)
 		return OA2_ECACHE;
 	if (!dir_ok(cfg->cache_dir, geteuid()))
 		return OA2_ECACHE;

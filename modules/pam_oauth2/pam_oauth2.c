@@ -1,4 +1,5 @@
 /* pam_oauth2: PAM entry points; accepts an OIDC JWT as the password. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,7 @@ static int refetch(struct ctx *c, struct oa2_entry *e, const struct oa2_jws *jws
 	const struct oa2_config *cfg = c->cfg;
 	long long last = e->attempt_at > e->fetched_at ? e->attempt_at :
 							 e->fetched_at;
+	struct oa2_entry fresh = { 0 };
 	json_t *jwks = NULL;
 
 	if (now - last < cfg->min_refresh_interval && last <= now) {
@@ -180,13 +182,25 @@ static int refetch(struct ctx *c, struct oa2_entry *e, const struct oa2_jws *jws
 	}
 	e->attempt_at = now;
 	store(c, e); /* stamp before fetching: rate limit */
-	if (fetch_jwks(c, e->jwks_uri, &jwks) != OA2_OK) {
-		oa2_log(LOG_WARNING, c->service, "jwks refetch failed: %s", c->err);
-		return OA2_ENOKEY;
+	/* discovery again: a rotation may move jwks_uri too; if discovery
+	   itself is down, the JWKS at the known jwks_uri (one JWKS request
+	   either way) */
+	if (discover(c, &fresh, now) == OA2_OK) {
+		oa2_entry_clear(e);
+		*e = fresh;
+	} else {
+		bool had_doc = fresh.jwks_uri != NULL;
+
+		oa2_entry_clear(&fresh);
+		if (had_doc || fetch_jwks(c, e->jwks_uri, &jwks) != OA2_OK) {
+			oa2_log(LOG_WARNING, c->service, "jwks refetch failed: %s",
+				c->err);
+			return OA2_ENOKEY;
+		}
+		json_decref(e->jwks);
+		e->jwks = jwks;
+		e->fetched_at = now;
 	}
-	json_decref(e->jwks);
-	e->jwks = jwks;
-	e->fetched_at = now;
 	store(c, e);
 	return oa2_jwks_select(e->jwks, cfg->alg, jws->kid, jws->kidlen, key);
 }
@@ -341,4 +355,40 @@ PUBLIC int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 	(void)argc;
 	(void)argv;
 	return PAM_SUCCESS;
+}
+
+/*
+ * The other groups, so that "session required pam_oauth2.so" or an
+ * account line does not fail the stack with PAM_MODULE_UNKNOWN.  As the
+ * seed's module: sessions succeed (nothing to open or close).  Account
+ * and password answer PAM_IGNORE: the module knows nothing about the
+ * account or how to change a password, and a blanket PAM_SUCCESS would
+ * let an account line pass a user the other modules never looked at.
+ */
+PUBLIC int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+			       const char **argv)
+{
+	return pam_sm_setcred(pamh, flags, argc, argv);
+}
+
+PUBLIC int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+				const char **argv)
+{
+	return pam_sm_setcred(pamh, flags, argc, argv);
+}
+
+PUBLIC int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
+			    const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}
+
+PUBLIC int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
+			    const char **argv)
+{
+	return pam_sm_acct_mgmt(pamh, flags, argc, argv);
 }

@@ -2,6 +2,7 @@
 import json
 import os
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -9,7 +10,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from conftest import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SERVICE_ERR,
+from conftest import (BUILD, MODULE, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SERVICE_ERR,
                       PAM_SUCCESS, b64u, claims, jwk, key, make_token)
 
 ALGS = [("RS256", "rsa"), ("RS384", "rsa"), ("RS512", "rsa"),
@@ -584,7 +585,32 @@ def test_unknown_kid_flood_one_refetch(env):
     for i in range(10):
         assert env.run(tok(env, kid="flood%d" % i)) == PAM_AUTH_ERR
     assert len(env.idp.requests("/jwks")) == 2
-    assert len(env.idp.requests()) == 3  # discovery once, JWKS twice
+    # discovery and JWKS twice each: an unknown kid rereads discovery too
+    assert len(env.idp.requests()) == 4
+
+
+def test_rotation_that_moves_jwks_uri(env):
+    """A rotation that also moves jwks_uri: the unknown kid rereads
+    discovery (still once per min_refresh_interval) and finds the new
+    key at the new place, long before the cache TTL ends."""
+    setup_idp(env)
+    assert env.run(tok(env)) == PAM_SUCCESS
+    _age_cache(env, 100)
+    env.idp.discovery(jwks_uri=env.idp.issuer + "/keys/v2")
+    env.idp.put("keys_v2", {"keys": [jwk(key("rsa2"), "k2")]})
+    env.idp.jwks([], status=404)            # the old place is gone
+    assert env.run(tok(env, k="rsa2", kid="k2")) == PAM_SUCCESS
+    assert env.idp.requests("/keys/v2") == ["/keys/v2"]
+    assert env.run(tok(env, k="rsa2", kid="k2")) == PAM_SUCCESS
+    assert len(env.idp.requests("/keys/v2")) == 1   # served from the cache
+    # discovery down: the known jwks_uri is tried, once per interval
+    _age_cache(env, 100)
+    env.idp.discovery()
+    env.idp.put(".well-known_openid-configuration", "{}", status=503)
+    assert env.run(tok(env, kid="k3")) == PAM_AUTH_ERR
+    assert len(env.idp.requests("/keys/v2")) == 2
+    assert env.run(tok(env, kid="k4")) == PAM_AUTH_ERR
+    assert len(env.idp.requests("/keys/v2")) == 2
 
 
 def _cache_file(env):
@@ -802,3 +828,62 @@ def test_no_claim_or_token_content_logged(env):
     assert text.count("authentication failed") >= 5
     for m in marks.values():
         assert m not in text
+
+
+# ------------------------------------------- the seed's other behaviours
+def test_cache_dir_parents_are_made(env, tmp_path):
+    """cache_dir whose parents do not exist (the seed: os.makedirs): made,
+    so the next login is served from the cache while the IdP is down."""
+    setup_idp(env)
+    deep = tmp_path / "var" / "cache" / "pam_oauth2"
+    args = env.std_args().replace("cache_dir=%s" % env.cache,
+                                  "cache_dir=%s" % deep)
+    assert env.run(tok(env), args=args) == PAM_SUCCESS
+    assert stat.S_IMODE(os.stat(deep).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(deep.parent).st_mode) == 0o755
+    assert len(list(deep.glob("*.json"))) == 1
+    env.idp.discovery()
+    env.idp.put(".well-known_openid-configuration", "{}", status=503)
+    env.idp.jwks([], status=503)
+    assert env.run(tok(env), args=args) == PAM_SUCCESS
+    assert "jwks cache write failed" not in env.log()
+
+
+def test_session_and_account_lines(env):
+    """auth, account, session and password lines naming pam_oauth2, run
+    through libpamkit's CLI: sessions succeed (as the seed's module),
+    account and password answer PAM_IGNORE, so the stack decides."""
+    setup_idp(env)
+    cli = BUILD / "tools" / "pamkit"
+    args = env.std_args()
+    (env.confdir / "oa2full").write_text(
+        f"auth required {MODULE} {args}\n"
+        f"account required {MODULE} {args}\n"
+        f"account required pam_permit.so\n"
+        f"session required {MODULE} {args}\n"
+        f"password required {MODULE} {args}\n"
+        f"password required pam_deny.so\n")
+    (env.confdir / "oa2acct").write_text(
+        f"auth required {MODULE} {args}\n"
+        f"account required {MODULE} {args}\n")
+
+    def run(svc, *ops):
+        return subprocess.run([str(cli), "--confdir", str(env.confdir), "-s", svc,
+                               "-u", "alice", "--json", *ops],
+                              input=tok(env) + "\n", capture_output=True,
+                              text=True, timeout=60)
+    r = run("oa2full", "authenticate", "acct_mgmt", "open_session",
+            "close_session")
+    assert r.returncode == 0, r.stdout + r.stderr
+    # the module alone on account lines decides nothing: libpam refuses
+    r = run("oa2acct", "authenticate", "acct_mgmt")
+    assert r.returncode == 1
+    assert "PAM_SUCCESS" in r.stdout and "PAM_PERM_DENIED" in r.stdout, r.stdout
+    # password: IGNORE, then pam_deny decides
+    r = run("oa2full", "chauthtok")
+    assert r.returncode == 1
+    assert json.loads(r.stdout)["ops"][0]["name"] == "PAM_AUTHTOK_ERR", r.stdout
+    # with the module alone, libpam has nobody to decide: never a success
+    (env.confdir / "oa2pw").write_text(f"password required {MODULE} {args}\n")
+    r = run("oa2pw", "chauthtok")
+    assert r.returncode == 1, r.stdout
