@@ -147,6 +147,8 @@ int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
 				cfg->use_first_pass = 1;
 			else if (KEY("try_first_pass"))
 				cfg->try_first_pass = 1;
+			else if (KEY("jwt_only"))
+				cfg->jwt_only = 1;
 			else if (KEY("use_authtok") || KEY("nullok") ||
 				 KEY("no_warn"))
 				; /* standard flags: tolerated, no effect */

@@ -29,6 +29,39 @@ static json_t *decode_object(const char *seg, size_t len)
 	return j;
 }
 
+/* Looks like a compact JWS: three non-empty base64url segments, the first
+   a JSON object.  What jwt_only tells a password from a token with; the
+   full checks are oa2_jws_parse's. */
+int oa2_jws_shaped(const char *token, size_t len)
+{
+	size_t seg = 0, dots = 0, h_end = 0;
+	json_t *h;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)token[i];
+
+		if (c == '.') {
+			if (seg == 0 || ++dots > 2)
+				return 0;
+			if (dots == 1)
+				h_end = i;
+			seg = 0;
+		} else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			   (c >= '0' && c <= '9') || c == '-' || c == '_') {
+			seg++;
+		} else {
+			return 0;
+		}
+	}
+	if (dots != 2 || seg == 0)
+		return 0;
+	h = decode_object(token, h_end);
+	if (h == NULL)
+		return 0;
+	json_decref(h);
+	return 1;
+}
+
 void oa2_jws_free(struct oa2_jws *jws)
 {
 	json_decref(jws->header);

@@ -50,6 +50,7 @@ struct oa2_config {
 	int debug;
 	int use_first_pass;
 	int try_first_pass;
+	int jwt_only;		/* not a JWS: PAM_IGNORE, quietly */
 };
 
 /* config.c */
@@ -78,6 +79,7 @@ struct oa2_jws {
 int oa2_jws_parse(const char *token, size_t len, const struct oa2_config *cfg,
 		  struct oa2_jws *jws, const char **reason);
 void oa2_jws_free(struct oa2_jws *jws);
+int oa2_jws_shaped(const char *token, size_t len);
 
 /* jwk.c */
 int oa2_jwk_import(json_t *jwk, enum oa2_alg alg, EVP_PKEY **out,

@@ -23,7 +23,9 @@ static int get_token(struct ctx *c, char **tok, size_t *len)
 {
 	const void *item = NULL;
 	const struct pam_conv *conv = NULL;
-	struct pam_message msg = { PAM_PROMPT_ECHO_OFF, "JWT: " };
+	/* jwt_only: password-or-token stacks, one prompt for either */
+	struct pam_message msg = { PAM_PROMPT_ECHO_OFF,
+				   c->cfg->jwt_only ? "Password: " : "JWT: " };
 	const struct pam_message *pmsg = &msg;
 	struct pam_response *resp = NULL;
 	int rc;
@@ -52,6 +54,9 @@ static int get_token(struct ctx *c, char **tok, size_t *len)
 	if (*tok == NULL)
 		return PAM_CONV_ERR;
 	*len = strlen(*tok);
+	/* the next module (pam_unix try_first_pass) gets what was typed */
+	if (c->cfg->jwt_only && pam_set_item(c->pamh, PAM_AUTHTOK, *tok) != PAM_SUCCESS)
+		return PAM_BUF_ERR;
 	return PAM_SUCCESS;
 }
 
@@ -322,13 +327,29 @@ PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		return PAM_AUTH_ERR;
 	}
 	oa2_escape(user, strnlen(user, 64), euser, sizeof(euser));
-	if (get_token(&c, &tok, &toklen) != PAM_SUCCESS || toklen == 0) {
+	if (get_token(&c, &tok, &toklen) != PAM_SUCCESS) {
+		reason = "no token";
+		goto out;
+	}
+	if (toklen == 0 && cfg.jwt_only) {
+		ret = PAM_IGNORE;	/* an empty password: not ours */
+		goto quiet;
+	}
+	if (toklen == 0) {
 		reason = "no token";
 		goto out;
 	}
 	if ((long)toklen > cfg.max_token_len) {
 		reason = "token too long";
 		goto out;
+	}
+	if (cfg.jwt_only && !oa2_jws_shaped(tok, toklen)) {
+		/* a password for the modules after us: not our failure */
+		if (cfg.debug)
+			oa2_log(LOG_DEBUG, c.service, "not a JWT for user '%s': "
+				"ignored (jwt_only)", euser);
+		ret = PAM_IGNORE;
+		goto quiet;
 	}
 	ret = authenticate(&c, user, tok, toklen, &reason);
 out:
@@ -340,6 +361,7 @@ out:
 			"authentication failed for user '%s': %s%s", euser,
 			reason, toklen == CONV_TRUNCATION_LEN ?
 			" (token is 4095 bytes: possibly truncated by the conversation)" : "");
+quiet:
 	if (tok != NULL) {
 		explicit_bzero(tok, toklen);
 		free(tok);

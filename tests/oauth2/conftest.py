@@ -252,11 +252,12 @@ class Env:
                 (self.idp.issuer, self.pki / "ca.pem", self.cache, extra)).strip()
 
     def run(self, token, user="alice", args=None, extra="", env=None, loops=None,
-            direct=False, capture_log=True, wrap=None):
+            direct=False, capture_log=True, wrap=None, service=None):
         """Runs one login; returns the PAM result code. capture_log=False
-        (benchmark) leaves syslog() to the C library instead of the shim."""
+        (benchmark) leaves syslog() to the C library instead of the shim.
+        service: a service file of the test's own in confdir."""
         self.tokens.append(token)
-        svc = self.service(args if args is not None else self.std_args(extra))
+        svc = service or self.service(args if args is not None else self.std_args(extra))
         e = dict(os.environ)
         e.pop("https_proxy", None)
         e.update(env or {})

@@ -887,3 +887,50 @@ def test_session_and_account_lines(env):
     (env.confdir / "oa2pw").write_text(f"password required {MODULE} {args}\n")
     r = run("oa2pw", "chauthtok")
     assert r.returncode == 1, r.stdout
+
+
+# ------------------------------------------------------------ jwt_only
+PKTEST = BUILD / "tests" / "modules" / "pam_pktest.so"
+
+
+def _password_or_token(env, extra):
+    """The seed's stack: sufficient pam_oauth2, then a password module
+    (pam_pktest standing in for pam_unix try_first_pass: it succeeds
+    when PAM_AUTHTOK is the Unix password)."""
+    (env.confdir / "pwortok").write_text(
+        f"auth sufficient {MODULE} {env.std_args(extra)}\n"
+        f"auth required {PKTEST} authtok=unix-pw-1\n")
+    return "pwortok"
+
+
+def test_jwt_only_passes_passwords_on_quietly(env):
+    setup_idp(env)
+    svc = _password_or_token(env, "jwt_only")
+    assert env.run("unix-pw-1", service=svc) == PAM_SUCCESS
+    assert env.run("unix-pw-2", service=svc) == PAM_AUTH_ERR  # pktest says no
+    assert env.run("", service=svc) == PAM_AUTH_ERR
+    # a password is no failed token: nothing in the log
+    assert "pam_oauth2" not in env.log()
+    # a token still logs in alone, and a bad token is still a logged failure
+    assert env.run(tok(env), service=svc) == PAM_SUCCESS
+    assert env.run(tok(env, exp=1), service=svc) == PAM_AUTH_ERR
+    assert "authentication failed for user 'alice': token has expired" in env.log()
+    # something JWT-shaped whose header is no JSON object is a password
+    assert env.run("eyJub3Q.anNvbg.c2ln", service=svc) == PAM_AUTH_ERR
+    assert env.log().count("authentication failed") == 1
+
+
+def test_jwt_only_debug_says_why(env):
+    setup_idp(env)
+    svc = _password_or_token(env, "jwt_only debug")
+    assert env.run("unix-pw-1", service=svc) == PAM_SUCCESS
+    assert "not a JWT for user 'alice': ignored (jwt_only)" in env.log()
+    assert "unix-pw-1" not in env.log()
+
+
+def test_without_jwt_only_a_password_is_a_failed_token(env):
+    """The seed's behaviour, kept by default."""
+    setup_idp(env)
+    svc = _password_or_token(env, "")
+    assert env.run("unix-pw-1", service=svc) == PAM_AUTH_ERR
+    assert "authentication failed for user 'alice': malformed token" in env.log()
