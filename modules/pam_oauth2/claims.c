@@ -48,6 +48,103 @@ static int aud_match(json_t *aud, const struct oa2_config *cfg)
 	return 0;
 }
 
+/* Is j the string s[0..n) or an array holding it? */
+static int holds(json_t *j, const char *s, size_t n)
+{
+	size_t k;
+	json_t *a;
+
+	if (json_is_string(j))
+		return json_string_length(j) == n &&
+		       memcmp(json_string_value(j), s, n) == 0;
+	if (json_is_boolean(j))		/* email_verified:true */
+		return (n == 4 && memcmp(s, "true", 4) == 0 && json_is_true(j)) ||
+		       (n == 5 && memcmp(s, "false", 5) == 0 && json_is_false(j));
+	if (!json_is_array(j))
+		return 0;
+	json_array_foreach(j, k, a)
+		if (json_is_string(a) && json_string_length(a) == n &&
+		    memcmp(json_string_value(a), s, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* "NAME:V1|V2": the claim NAME holds one of the values. */
+static int required_claim(json_t *p, const char *spec)
+{
+	const char *colon = strchr(spec, ':'), *v = colon + 1;
+	char name[128];
+	json_t *j;
+
+	if ((size_t)(colon - spec) >= sizeof(name))
+		return 0;
+	memcpy(name, spec, (size_t)(colon - spec));
+	name[colon - spec] = '\0';
+	j = json_object_get(p, name);
+	if (j == NULL)
+		return 0;
+	for (;;) {
+		const char *bar = strchr(v, '|');
+		size_t n = bar ? (size_t)(bar - v) : strlen(v);
+
+		if (n && holds(j, v, n))
+			return 1;
+		if (!bar)
+			return 0;
+		v = bar + 1;
+	}
+}
+
+/* Is user in the comma-separated list? */
+static int listed(const char *list, const char *user)
+{
+	size_t n = strlen(user);
+
+	for (const char *p = list; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (len == n && memcmp(p, user, n) == 0)
+			return 1;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return 0;
+}
+
+/* Who the token is, as a local user: login_field's value itself, or what
+   user_map maps it to; then require_claim and allowed_users. */
+static int authorised(json_t *p, json_t *login, const struct oa2_config *cfg,
+		      const char *user, const char **reason)
+{
+	char mapped[256];
+
+	for (size_t i = 0; i < cfg->n_require; i++) {
+		if (!required_claim(p, cfg->require[i])) {
+			*reason = "required claim missing or without an allowed value";
+			return OA2_EINVAL;
+		}
+	}
+	if (cfg->user_map) {
+		if (oa2_usermap_lookup(cfg->user_map, json_string_value(login),
+				       mapped, sizeof(mapped), reason) != OA2_OK)
+			return OA2_EINVAL;
+		if (strcmp(mapped, user) != 0) {
+			*reason = "user_map maps the token to another user";
+			return OA2_EINVAL;
+		}
+	} else if (!str_eq(login, user)) {
+		*reason = "login_field mismatch";
+		return OA2_EINVAL;
+	}
+	if (cfg->allowed_users && !listed(cfg->allowed_users, user)) {
+		*reason = "user not in allowed_users";
+		return OA2_EINVAL;
+	}
+	return OA2_OK;
+}
+
 int oa2_claims_check(json_t *p, const struct oa2_config *cfg,
 		     const char *user, time_t now, const char **reason)
 {
@@ -91,9 +188,5 @@ int oa2_claims_check(json_t *p, const struct oa2_config *cfg,
 		*reason = "login_field missing or not a string";
 		return OA2_EINVAL;
 	}
-	if (!str_eq(j, user)) {
-		*reason = "login_field mismatch";
-		return OA2_EINVAL;
-	}
-	return OA2_OK;
+	return authorised(p, j, cfg, user, reason);
 }

@@ -63,6 +63,7 @@ static const struct {
 } path_opts[] = {
 	{ "cache_dir", offsetof(struct oa2_config, cache_dir) },
 	{ "ca_file", offsetof(struct oa2_config, ca_file) },
+	{ "user_map", offsetof(struct oa2_config, user_map) },
 };
 
 /* 1: key is a numeric or path option and v is valid; -1: invalid; 0: other key */
@@ -190,6 +191,23 @@ int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
 					 "or unknown): %.32s", v);
 				return -1;
 			}
+		} else if (KEY("require_claim")) {
+			const char *colon = strchr(v, ':');
+
+			if (colon == NULL || colon == v || colon[1] == '\0' ||
+			    cfg->n_require == OA2_MAX_REQUIRE) {
+				snprintf(err, errlen, "require_claim must be "
+					 "NAME:VALUE[|VALUE...] (at most %d)",
+					 OA2_MAX_REQUIRE);
+				return -1;
+			}
+			cfg->require[cfg->n_require++] = v;
+		} else if (KEY("allowed_users")) {
+			if (*v == '\0') {
+				snprintf(err, errlen, "allowed_users empty");
+				return -1;
+			}
+			cfg->allowed_users = v;
 		} else if (KEY("proxy")) {
 			cfg->proxy = v;
 		} else {

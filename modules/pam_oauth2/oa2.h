@@ -13,6 +13,7 @@
 #define OA2_MAX_DOC (256 * 1024)
 #define OA2_MAX_KEYS 64
 #define OA2_ERRLEN 256
+#define OA2_MAX_REQUIRE 8
 
 enum oa2_alg {
 	OA2_RS256, OA2_RS384, OA2_RS512,
@@ -51,6 +52,12 @@ struct oa2_config {
 	int use_first_pass;
 	int try_first_pass;
 	int jwt_only;		/* not a JWS: PAM_IGNORE, quietly */
+	/* authorisation: "NAME:V1|V2" each (all must hold, any value of
+	   one), a comma list of local users, a claim-to-user map file */
+	const char *require[OA2_MAX_REQUIRE];
+	size_t n_require;
+	const char *allowed_users;
+	const char *user_map;
 };
 
 /* config.c */
@@ -99,6 +106,10 @@ int oa2_verify(EVP_PKEY *pkey, enum oa2_alg alg, const unsigned char *msg,
 /* claims.c */
 int oa2_claims_check(json_t *payload, const struct oa2_config *cfg,
 		     const char *user, time_t now, const char **reason);
+
+/* usermap.c: the local user that value maps to (user_map file). */
+int oa2_usermap_lookup(const char *path, const char *value, char *user,
+		       size_t userlen, const char **reason);
 
 /* fetch.c: HTTPS GET, body capped at OA2_MAX_DOC, NUL-terminated. */
 int oa2_fetch(const struct oa2_config *cfg, const char *url, char **body,

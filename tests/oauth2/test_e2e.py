@@ -934,3 +934,57 @@ def test_without_jwt_only_a_password_is_a_failed_token(env):
     svc = _password_or_token(env, "")
     assert env.run("unix-pw-1", service=svc) == PAM_AUTH_ERR
     assert "authentication failed for user 'alice': malformed token" in env.log()
+
+
+# ------------------------------------------------ authorisation by claims
+def test_require_claim(env):
+    setup_idp(env)
+    req = "require_claim=groups:admins|ops require_claim=email_verified:true"
+    ok = dict(groups=["users", "admins"], email_verified=True)
+    assert env.run(tok(env, **ok), extra=req) == PAM_SUCCESS
+    assert env.run(tok(env, groups="ops", email_verified=True), extra=req) == PAM_SUCCESS
+    for bad in (dict(groups=["users"], email_verified=True),      # no allowed group
+                dict(groups=["admins"], email_verified=False),    # all must hold
+                dict(groups=["admins"]),                          # claim missing
+                dict(groups=[["admins"]], email_verified=True),   # nested: no
+                dict(groups="administrators", email_verified=True)):
+        assert env.run(tok(env, **bad), extra=req) == PAM_AUTH_ERR, bad
+    assert env.log().count("required claim missing or without an allowed "
+                           "value") == 5
+    for arg in ("require_claim=groups", "require_claim=:x", "require_claim=groups:"):
+        assert env.run(tok(env, **ok), extra=arg) == PAM_SERVICE_ERR, arg
+
+
+def test_allowed_users(env):
+    setup_idp(env)
+    assert env.run(tok(env), extra="allowed_users=bob,alice") == PAM_SUCCESS
+    assert env.run(tok(env), extra="allowed_users=bob,alicia") == PAM_AUTH_ERR
+    assert "user not in allowed_users" in env.log()
+
+
+def test_user_map(env, tmp_path):
+    """login_field=email without local users named like e-mail addresses."""
+    setup_idp(env)
+    m = tmp_path / "users.map"
+    m.write_text("# claim value   local user\n"
+                 "alice@example.com  alice\n"
+                 "carol@example.com\tcarol\n")
+    m.chmod(0o644)
+    extra = f"login_field=email user_map={m}"
+    t = tok(env, email="alice@example.com")
+    assert env.run(t, extra=extra) == PAM_SUCCESS
+    assert env.run(t, user="carol", extra=extra) == PAM_AUTH_ERR
+    assert "user_map maps the token to another user" in env.log()
+    assert env.run(tok(env, email="mallory@example.com"), user="mallory",
+                   extra=extra) == PAM_AUTH_ERR
+    assert "login_field value not in user_map" in env.log()
+    # with allowed_users too: both apply
+    assert env.run(t, extra=extra + " allowed_users=carol") == PAM_AUTH_ERR
+    # a map others may change is refused: fail closed
+    m.chmod(0o666)
+    assert env.run(t, extra=extra) == PAM_AUTH_ERR
+    assert "user_map may be changed by others" in env.log()
+    m.chmod(0o644)
+    m.unlink()
+    assert env.run(t, extra=extra) == PAM_AUTH_ERR
+    assert env.run(t, extra="login_field=email user_map=users.map") == PAM_SERVICE_ERR

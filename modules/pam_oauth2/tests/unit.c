@@ -710,6 +710,106 @@ static void test_escape(void **st)
 	assert_true(strlen(out) < 10);
 }
 
+/* ---- jwt_only's shape test, require_claim, allowed_users, user_map ---- */
+static void test_shaped(void **st)
+{
+	(void)st;
+	/* {"alg":"RS256"} . x . y */
+	assert_true(oa2_jws_shaped("eyJhbGciOiJSUzI1NiJ9.eA.eQ", 26));
+	const char *no[] = { "", "hunter2", "a.b", "a.b.c.d", ".b.c", "eyJhbGciOiJSUzI1NiJ9..eQ",
+			     "eyJhbGciOiJSUzI1NiJ9.eA.", "eyJhbGciOiJSUzI1NiJ9.e A.eQ",
+			     "eyJhbGciOiJSUzI1NiJ9.eA.eQ=", "bm90anNvbg.eA.eQ",
+			     "WzFd.eA.eQ" /* [1]: JSON but no object */ };
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(oa2_jws_shaped(no[i], strlen(no[i])));
+}
+
+static int authz(const char *pl, const char *user, int argc, const char **extra)
+{
+	const char *argv[12] = { "issuer=https://idp.example", "aud=pam" };
+	struct oa2_config c;
+	json_t *p;
+	const char *r;
+	int rc;
+
+	for (int i = 0; i < argc; i++)
+		argv[2 + i] = extra[i];
+	if (parse(2 + argc, argv, &c) != 0)
+		return -2;
+	p = oa2_json_object(pl, strlen(pl));
+	if (p == NULL)
+		return -1;
+	rc = oa2_claims_check(p, &c, user, 1700000000, &r);
+	json_decref(p);
+	return rc;
+}
+
+static void test_authz(void **st)
+{
+	(void)st;
+	const char *req[] = { "require_claim=groups:admins|ops", "require_claim=amr:mfa" };
+	assert_int_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\",\"groups\":[\"x\",\"ops\"],\"amr\":[\"pwd\",\"mfa\"]"), "a", 2, req), OA2_OK);
+	assert_int_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\",\"groups\":\"admins\",\"amr\":\"mfa\""), "a", 2, req), OA2_OK);
+	assert_int_not_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\",\"groups\":[\"x\"],\"amr\":[\"mfa\"]"), "a", 2, req), OA2_OK);
+	assert_int_not_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\",\"groups\":[\"ops\"]"), "a", 2, req), OA2_OK);
+	/* a prefix or a longer value is no match; "|" alone matches nothing */
+	assert_int_not_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\",\"groups\":\"op\",\"amr\":\"mfa\""), "a", 2, req), OA2_OK);
+	assert_int_not_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\",\"groups\":\"opsx\",\"amr\":\"mfa\""), "a", 2, req), OA2_OK);
+	const char *bar[] = { "require_claim=g:|" };
+	assert_int_not_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\",\"g\":\"\""), "a", 1, bar), OA2_OK);
+	const char *boo[] = { "require_claim=email_verified:true" };
+	assert_int_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\",\"email_verified\":true"), "a", 1, boo), OA2_OK);
+	/* some IdPs send the string "true": the same word, accepted */
+	assert_int_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\",\"email_verified\":\"true\""), "a", 1, boo), OA2_OK);
+	assert_int_not_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\",\"email_verified\":false"), "a", 1, boo), OA2_OK);
+	const char *users[] = { "allowed_users=bob,alice" };
+	assert_int_equal(authz(PL("\"exp\":1800000000,\"sub\":\"alice\""), "alice", 1, users), OA2_OK);
+	assert_int_not_equal(authz(PL("\"exp\":1800000000,\"sub\":\"ali\""), "ali", 1, users), OA2_OK);
+	assert_int_not_equal(authz(PL("\"exp\":1800000000,\"sub\":\"bob,alice\""), "bob,alice", 1, users), OA2_OK);
+	const char *bad[][1] = { { "require_claim=nocolon" }, { "require_claim=:v" },
+				 { "require_claim=n:" }, { "allowed_users=" },
+				 { "user_map=rel/path" } };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\""), "a", 1, bad[i]), -2);
+	const char *nine[9];
+	for (int i = 0; i < 9; i++)
+		nine[i] = "require_claim=a:b";
+	assert_int_equal(authz(PL("\"exp\":1800000000,\"sub\":\"a\""), "a", 9, nine), -2);
+}
+
+static void test_usermap(void **st)
+{
+	char dir[] = "/tmp/oa2-usermap-XXXXXX", path[64], user[16];
+	const char *r;
+	FILE *f;
+
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/map", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("# comment\n\n  # indented comment\nalice@example.com alice\n"
+	      "bad line with three\nlonely\nbob@example.com\t \tbob\r\n"
+	      "carol@example.com averyveryverylongname\n", f);
+	fclose(f);
+	chmod(path, 0644);
+	assert_int_equal(oa2_usermap_lookup(path, "alice@example.com", user, sizeof(user), &r), OA2_OK);
+	assert_string_equal(user, "alice");
+	assert_int_equal(oa2_usermap_lookup(path, "bob@example.com", user, sizeof(user), &r), OA2_OK);
+	assert_string_equal(user, "bob");
+	assert_int_not_equal(oa2_usermap_lookup(path, "bad", user, sizeof(user), &r), OA2_OK);
+	assert_int_not_equal(oa2_usermap_lookup(path, "lonely", user, sizeof(user), &r), OA2_OK);
+	assert_int_not_equal(oa2_usermap_lookup(path, "ALICE@example.com", user, sizeof(user), &r), OA2_OK);
+	assert_int_not_equal(oa2_usermap_lookup(path, "carol@example.com", user, sizeof(user), &r), OA2_OK);
+	assert_string_equal(r, "user_map: local user name too long");
+	chmod(path, 0664);
+	assert_int_not_equal(oa2_usermap_lookup(path, "alice@example.com", user, sizeof(user), &r), OA2_OK);
+	assert_string_equal(r, "user_map may be changed by others (owner, mode)");
+	unlink(path);
+	assert_int_not_equal(oa2_usermap_lookup(path, "alice@example.com", user, sizeof(user), &r), OA2_OK);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -720,6 +820,8 @@ int main(void)
 		cmocka_unit_test(test_cache), cmocka_unit_test(test_keycache),
 		cmocka_unit_test(test_keycache_threads),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_shaped), cmocka_unit_test(test_authz),
+		cmocka_unit_test(test_usermap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
