@@ -232,3 +232,77 @@ int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
 	}
 	return 0;
 }
+
+/* Is argv[i] one of a group's own options? */
+static int group_key(const char *a)
+{
+	static const char *const keys[] = {
+		"issuer=", "aud=", "audience=", "algorithm=", "alg=",
+		"login_field=", "typ=", "require_claim=",
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strncmp(a, keys[i], strlen(keys[i])) == 0)
+			return 1;
+	return 0;
+}
+
+int oa2_configs_parse(struct oa2_configs *all, int argc, const char **argv,
+		      char *err, size_t errlen)
+{
+	const char *sub[OA2_MAX_ARGS];
+	int issuers = 0;
+
+	memset(all, 0, sizeof(*all));
+	if (argc > OA2_MAX_ARGS) {
+		snprintf(err, errlen, "too many arguments");
+		return -1;
+	}
+	for (int i = 0; i < argc; i++)
+		if (argv[i] && strncmp(argv[i], "issuer=", 7) == 0)
+			issuers++;
+	if (issuers <= 1) {
+		all->n = 1;
+		return oa2_config_parse(&all->g[0], argc, argv, err, errlen);
+	}
+	if (issuers > OA2_MAX_ISSUERS) {
+		snprintf(err, errlen, "at most %d issuers", OA2_MAX_ISSUERS);
+		return -1;
+	}
+	for (int grp = 0; grp < issuers; grp++) {
+		int n = 0, seen = 0;
+
+		for (int i = 0; i < argc; i++) {
+			if (argv[i] == NULL) {
+				snprintf(err, errlen, "NULL argument");
+				return -1;
+			}
+			if (strncmp(argv[i], "issuer=", 7) == 0)
+				seen++;
+			/* before the first issuer= is the first group's */
+			if (!group_key(argv[i]) || (seen == 0 ? grp == 0 : seen - 1 == grp))
+				sub[n++] = argv[i];
+		}
+		if (oa2_config_parse(&all->g[grp], n, sub, err, errlen) != 0)
+			return -1;
+		for (int k = 0; k < grp; k++) {
+			if (strcmp(all->g[k].issuer, all->g[grp].issuer) == 0) {
+				snprintf(err, errlen, "issuer given twice: %.200s",
+					 all->g[grp].issuer);
+				return -1;
+			}
+		}
+	}
+	all->n = (size_t)issuers;
+	return 0;
+}
+
+const struct oa2_config *oa2_configs_find(const struct oa2_configs *all,
+					  const char *iss, size_t isslen)
+{
+	for (size_t i = 0; i < all->n; i++)
+		if (strlen(all->g[i].issuer) == isslen &&
+		    memcmp(all->g[i].issuer, iss, isslen) == 0)
+			return &all->g[i];
+	return NULL;
+}

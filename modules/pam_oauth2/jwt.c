@@ -62,6 +62,29 @@ int oa2_jws_shaped(const char *token, size_t len)
 	return 1;
 }
 
+char *oa2_token_issuer(const char *token, size_t len, size_t *isslen)
+{
+	const char *d1 = memchr(token, '.', len), *d2;
+	json_t *p, *iss;
+	char *out = NULL;
+
+	if (d1 == NULL)
+		return NULL;
+	d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token));
+	if (d2 == NULL)
+		return NULL;
+	p = decode_object(d1 + 1, (size_t)(d2 - d1 - 1));
+	iss = json_object_get(p, "iss");
+	if (json_is_string(iss)) {
+		*isslen = json_string_length(iss);
+		out = malloc(*isslen + 1);
+		if (out != NULL)
+			memcpy(out, json_string_value(iss), *isslen + 1);
+	}
+	json_decref(p);
+	return out;
+}
+
 void oa2_jws_free(struct oa2_jws *jws)
 {
 	json_decref(jws->header);

@@ -14,6 +14,8 @@
 #define OA2_MAX_KEYS 64
 #define OA2_ERRLEN 256
 #define OA2_MAX_REQUIRE 8
+#define OA2_MAX_ISSUERS 8
+#define OA2_MAX_ARGS 128
 
 enum oa2_alg {
 	OA2_RS256, OA2_RS384, OA2_RS512,
@@ -63,6 +65,18 @@ struct oa2_config {
 /* config.c */
 int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
 		     char *err, size_t errlen);
+/* Several issuers on one line: each "issuer=" starts a group; issuer,
+   aud, algorithm, login_field, typ and require_claim after it (or before
+   the first) are that group's, every other option is everybody's. */
+struct oa2_configs {
+	struct oa2_config g[OA2_MAX_ISSUERS];
+	size_t n;
+};
+int oa2_configs_parse(struct oa2_configs *all, int argc, const char **argv,
+		      char *err, size_t errlen);
+/* The group whose issuer is exactly iss, or NULL. */
+const struct oa2_config *oa2_configs_find(const struct oa2_configs *all,
+					  const char *iss, size_t isslen);
 const char *oa2_alg_name(enum oa2_alg alg);
 int oa2_alg_from_name(const char *name, enum oa2_alg *alg);
 
@@ -87,6 +101,9 @@ int oa2_jws_parse(const char *token, size_t len, const struct oa2_config *cfg,
 		  struct oa2_jws *jws, const char **reason);
 void oa2_jws_free(struct oa2_jws *jws);
 int oa2_jws_shaped(const char *token, size_t len);
+/* The payload's "iss" before any check (to pick the issuer's group):
+   a malloc'd copy or NULL. */
+char *oa2_token_issuer(const char *token, size_t len, size_t *isslen);
 
 /* jwk.c */
 int oa2_jwk_import(json_t *jwk, enum oa2_alg alg, EVP_PKEY **out,

@@ -300,10 +300,23 @@ out:
 	return ret;
 }
 
+/* Several issuers: the token's own "iss" picks the group (its kid never
+   does), whose discovery, cache, keys and algorithm then apply. */
+static const struct oa2_config *pick_issuer(const struct oa2_configs *all,
+					    const char *tok, size_t toklen)
+{
+	size_t isslen = 0;
+	char *iss = oa2_token_issuer(tok, toklen, &isslen);
+	const struct oa2_config *g = iss ? oa2_configs_find(all, iss, isslen) : NULL;
+
+	free(iss);
+	return g;
+}
+
 PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 			       const char **argv)
 {
-	struct oa2_config cfg;
+	struct oa2_configs all;
 	struct ctx c;
 	const void *svc = NULL;
 	const char *user = NULL, *reason = "internal error";
@@ -314,10 +327,11 @@ PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	(void)flags;
 	memset(&c, 0, sizeof(c));
 	c.pamh = pamh;
-	c.cfg = &cfg;
+	/* the options all groups share are the first group's too */
+	c.cfg = &all.g[0];
 	if (pam_get_item(pamh, PAM_SERVICE, &svc) == PAM_SUCCESS)
 		c.service = svc;
-	if (oa2_config_parse(&cfg, argc, argv, c.err, sizeof(c.err)) != 0) {
+	if (oa2_configs_parse(&all, argc, argv, c.err, sizeof(c.err)) != 0) {
 		oa2_log(LOG_ERR, c.service, "configuration error: %s", c.err);
 		return PAM_SERVICE_ERR;
 	}
@@ -331,7 +345,7 @@ PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		reason = "no token";
 		goto out;
 	}
-	if (toklen == 0 && cfg.jwt_only) {
+	if (toklen == 0 && c.cfg->jwt_only) {
 		ret = PAM_IGNORE;	/* an empty password: not ours */
 		goto quiet;
 	}
@@ -339,17 +353,21 @@ PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		reason = "no token";
 		goto out;
 	}
-	if ((long)toklen > cfg.max_token_len) {
+	if ((long)toklen > c.cfg->max_token_len) {
 		reason = "token too long";
 		goto out;
 	}
-	if (cfg.jwt_only && !oa2_jws_shaped(tok, toklen)) {
+	if (c.cfg->jwt_only && !oa2_jws_shaped(tok, toklen)) {
 		/* a password for the modules after us: not our failure */
-		if (cfg.debug)
+		if (c.cfg->debug)
 			oa2_log(LOG_DEBUG, c.service, "not a JWT for user '%s': "
 				"ignored (jwt_only)", euser);
 		ret = PAM_IGNORE;
 		goto quiet;
+	}
+	if (all.n > 1 && (c.cfg = pick_issuer(&all, tok, toklen)) == NULL) {
+		reason = "token issuer not configured";
+		goto out;
 	}
 	ret = authenticate(&c, user, tok, toklen, &reason);
 out:

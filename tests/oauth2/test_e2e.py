@@ -988,3 +988,47 @@ def test_user_map(env, tmp_path):
     m.unlink()
     assert env.run(t, extra=extra) == PAM_AUTH_ERR
     assert env.run(t, extra="login_field=email user_map=users.map") == PAM_SERVICE_ERR
+
+
+# --------------------------------------------------------- several issuers
+def test_several_issuers(env, tmp_path):
+    """Two IdPs on one line, each with its own aud, algorithm, login_field,
+    discovery and cache; the token's iss picks the group, never its kid
+    (both IdPs use kid k1 here, for different keys)."""
+    from conftest import IdP
+    setup_idp(env)
+    root2 = tmp_path / "idp2"
+    root2.mkdir()
+    idp2 = IdP(root2, env.pki)
+    idp2.start()
+    try:
+        idp2.discovery()
+        idp2.jwks([jwk(key("p256"), "k1")])
+        args = (f"issuer={env.idp.issuer} aud=pam "
+                f"issuer={idp2.issuer} aud=ssh alg=ES256 login_field=email "
+                f"ca_file={env.pki / 'ca.pem'} cache_dir={env.cache}")
+
+        def tok2(k="p256", iss=None, aud="ssh"):
+            c = claims(iss or idp2.issuer, aud=aud, email="alice", sub="x")
+            return make_token({"alg": "ES256", "kid": "k1"}, c, key(k))
+        assert env.run(tok(env), args=args) == PAM_SUCCESS
+        assert env.run(tok2(), args=args) == PAM_SUCCESS
+        assert len(list(env.cache.glob("*.json"))) == 2
+        # A's token shape under B's name: B's keys and rules apply
+        assert env.run(tok2(iss=env.idp.issuer), args=args) == PAM_AUTH_ERR
+        # B's name, A's key (same kid): B's JWKS has no such key
+        bad = make_token({"alg": "ES256", "kid": "k1"},
+                         claims(idp2.issuer, aud="ssh", email="alice"), key("p384"))
+        assert env.run(bad, args=args) == PAM_AUTH_ERR
+        # group rules do not leak: aud=pam is A's only
+        assert env.run(tok2(aud="pam"), args=args) == PAM_AUTH_ERR
+        # an issuer nobody configured
+        other = tok(env, iss="https://127.0.0.1:1")
+        assert env.run(other, args=args) == PAM_AUTH_ERR
+        assert "token issuer not configured" in env.log()
+        for bad_args in (args + f" issuer={idp2.issuer} aud=x",
+                         " ".join(f"issuer=https://h{i}.example aud=a"
+                                  for i in range(9))):
+            assert env.run(tok(env), args=bad_args) == PAM_SERVICE_ERR
+    finally:
+        idp2.stop()

@@ -810,6 +810,54 @@ static void test_usermap(void **st)
 	rmdir(dir);
 }
 
+static void test_groups(void **st)
+{
+	struct oa2_configs all;
+	char err[OA2_ERRLEN];
+	(void)st;
+	/* aud before the first issuer= is the first group's; cache_ttl is
+	   everybody's wherever it stands */
+	const char *argv[] = { "aud=pam", "issuer=https://a.example", "cache_ttl=5",
+			       "issuer=https://b.example", "aud=ssh", "alg=ES256",
+			       "login_field=email", "require_claim=g:x", "debug" };
+	assert_int_equal(oa2_configs_parse(&all, 9, argv, err, sizeof(err)), 0);
+	assert_int_equal(all.n, 2);
+	assert_string_equal(all.g[0].issuer, "https://a.example");
+	assert_int_equal(all.g[0].n_aud, 1);
+	assert_string_equal(all.g[0].aud[0], "pam");
+	assert_int_equal(all.g[0].alg, OA2_RS256);
+	assert_string_equal(all.g[0].login_field, "sub");
+	assert_int_equal(all.g[0].n_require, 0);
+	assert_int_equal(all.g[0].cache_ttl, 5);
+	assert_true(all.g[0].debug);
+	assert_string_equal(all.g[1].aud[0], "ssh");
+	assert_int_equal(all.g[1].alg, OA2_ES256);
+	assert_string_equal(all.g[1].login_field, "email");
+	assert_int_equal(all.g[1].n_require, 1);
+	assert_int_equal(all.g[1].cache_ttl, 5);
+	assert_ptr_equal(oa2_configs_find(&all, "https://b.example", 17), &all.g[1]);
+	assert_null(oa2_configs_find(&all, "https://b.example/", 18));
+	assert_null(oa2_configs_find(&all, "https://b.exampl", 16));
+	/* a group without aud, the same issuer twice */
+	const char *noaud[] = { "issuer=https://a.example", "aud=x", "issuer=https://b.example" };
+	assert_int_equal(oa2_configs_parse(&all, 3, noaud, err, sizeof(err)), -1);
+	const char *twice[] = { "issuer=https://a.example", "aud=x", "issuer=https://a.example", "aud=y" };
+	assert_int_equal(oa2_configs_parse(&all, 4, twice, err, sizeof(err)), -1);
+	/* one issuer: as before */
+	const char *one[] = { "issuer=https://a.example", "aud=x" };
+	assert_int_equal(oa2_configs_parse(&all, 2, one, err, sizeof(err)), 0);
+	assert_int_equal(all.n, 1);
+	/* the token's iss, read before any check */
+	size_t n = 0;
+	char *iss = oa2_token_issuer("eA.eyJpc3MiOiJodHRwczovL2EuZXhhbXBsZSJ9.eQ", 41, &n);
+	assert_non_null(iss);
+	assert_int_equal(n, 17);
+	assert_string_equal(iss, "https://a.example");
+	free(iss);
+	assert_null(oa2_token_issuer("nodots", 6, &n));
+	assert_null(oa2_token_issuer("a.bm90anNvbg.c", 14, &n));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -821,7 +869,7 @@ int main(void)
 		cmocka_unit_test(test_keycache_threads),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_shaped), cmocka_unit_test(test_authz),
-		cmocka_unit_test(test_usermap),
+		cmocka_unit_test(test_usermap), cmocka_unit_test(test_groups),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
