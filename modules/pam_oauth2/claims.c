@@ -113,80 +113,96 @@ static int listed(const char *list, const char *user)
 	return 0;
 }
 
+#define FAIL(step, why) do {					\
+		*reason = (why);					\
+		oa2_trace(tc, (step), 0, "%s", *reason);		\
+		return OA2_EINVAL;					\
+	} while (0)
+
 /* Who the token is, as a local user: login_field's value itself, or what
    user_map maps it to; then require_claim and allowed_users. */
 static int authorised(json_t *p, json_t *login, const struct oa2_config *cfg,
-		      const char *user, const char **reason)
+		      const char *user, const char **reason,
+		      struct oa2_ctx *tc)
 {
-	char mapped[256];
+	char mapped[256], shown[300];
 
 	for (size_t i = 0; i < cfg->n_require; i++) {
-		if (!required_claim(p, cfg->require[i])) {
-			*reason = "required claim missing or without an allowed value";
-			return OA2_EINVAL;
-		}
+		const char *spec = cfg->require[i];
+		int nl = (int)(strchr(spec, ':') - spec);
+
+		if (!required_claim(p, spec))
+			FAIL("require_claim", "required claim missing or without an allowed value");
+		oa2_trace(tc, "require_claim", 1, "%.*s holds an allowed value", nl, spec);
 	}
+	/* the identity is what an admin needs to see here; other claim
+	   values are never shown */
+	oa2_escape(json_string_value(login), json_string_length(login) > 128 ?
+		   128 : json_string_length(login), shown, sizeof(shown));
 	if (cfg->user_map) {
 		if (oa2_usermap_lookup(cfg->user_map, json_string_value(login),
-				       mapped, sizeof(mapped), reason) != OA2_OK)
-			return OA2_EINVAL;
-		if (strcmp(mapped, user) != 0) {
-			*reason = "user_map maps the token to another user";
+				       mapped, sizeof(mapped), reason) != OA2_OK) {
+			oa2_trace(tc, "user_map", 0, "%s ('%s')", *reason, shown);
 			return OA2_EINVAL;
 		}
+		if (strcmp(mapped, user) != 0) {
+			*reason = "user_map maps the token to another user";
+			oa2_trace(tc, "user_map", 0, "'%s' is local user '%s', not '%s'",
+				  shown, mapped, user);
+			return OA2_EINVAL;
+		}
+		oa2_trace(tc, "user_map", 1, "'%s' is local user '%s'", shown, mapped);
 	} else if (!str_eq(login, user)) {
 		*reason = "login_field mismatch";
+		oa2_trace(tc, "login_field", 0, "%s is '%s', the user is '%s'",
+			  cfg->login_field, shown, user);
 		return OA2_EINVAL;
+	} else {
+		oa2_trace(tc, "login_field", 1, "%s is the user '%s'",
+			  cfg->login_field, user);
 	}
-	if (cfg->allowed_users && !listed(cfg->allowed_users, user)) {
-		*reason = "user not in allowed_users";
-		return OA2_EINVAL;
+	if (cfg->allowed_users) {
+		if (!listed(cfg->allowed_users, user))
+			FAIL("allowed_users", "user not in allowed_users");
+		oa2_trace(tc, "allowed_users", 1, "'%s' is listed", user);
 	}
 	return OA2_OK;
 }
 
 int oa2_claims_check(json_t *p, const struct oa2_config *cfg,
-		     const char *user, time_t now, const char **reason)
+		     const char *user, time_t now, const char **reason,
+		     struct oa2_ctx *tc)
 {
 	json_t *j;
 	double v, t = (double)now, lw = (double)cfg->leeway;
 
-	if (!str_eq(json_object_get(p, "iss"), cfg->issuer)) {
-		*reason = "issuer mismatch";
-		return OA2_EINVAL;
-	}
+	if (!str_eq(json_object_get(p, "iss"), cfg->issuer))
+		FAIL("claim iss", "issuer mismatch");
+	oa2_trace(tc, "claim iss", 1, "%s", cfg->issuer);
 	j = json_object_get(p, "aud");
-	if (j == NULL || !aud_match(j, cfg)) {
-		*reason = "audience mismatch";
-		return OA2_EINVAL;
-	}
-	if (numeric_date(json_object_get(p, "exp"), &v) != 0) {
-		*reason = "exp missing or invalid";
-		return OA2_EINVAL;
-	}
+	if (j == NULL || !aud_match(j, cfg))
+		FAIL("claim aud", "audience mismatch");
+	oa2_trace(tc, "claim aud", 1, "holds a configured aud");
+	if (numeric_date(json_object_get(p, "exp"), &v) != 0)
+		FAIL("claim exp", "exp missing or invalid");
 	if (t >= v + lw) {
 		*reason = "token has expired";
+		oa2_trace(tc, "claim exp", 0, "expired %.0f s ago (leeway %ld s)",
+			  t - v, cfg->leeway);
 		return OA2_EINVAL;
 	}
+	oa2_trace(tc, "claim exp", 1, "expires in %.0f s", v - t);
 	j = json_object_get(p, "nbf");
-	if (j != NULL && (numeric_date(j, &v) != 0 || t + lw < v)) {
-		*reason = "token not yet valid (nbf)";
-		return OA2_EINVAL;
-	}
+	if (j != NULL && (numeric_date(j, &v) != 0 || t + lw < v))
+		FAIL("claim nbf", "token not yet valid (nbf)");
 	j = json_object_get(p, "iat");
-	if (j != NULL && (numeric_date(j, &v) != 0 || v > t + lw)) {
-		*reason = "iat invalid or in the future";
-		return OA2_EINVAL;
-	}
-	if (json_object_get(p, "events") != NULL) {
-		*reason = "security event token refused";
-		return OA2_EINVAL;
-	}
+	if (j != NULL && (numeric_date(j, &v) != 0 || v > t + lw))
+		FAIL("claim iat", "iat invalid or in the future");
+	if (json_object_get(p, "events") != NULL)
+		FAIL("claim events", "security event token refused");
 	j = json_object_get(p, cfg->login_field);
 	if (!json_is_string(j) || json_string_length(j) == 0 ||
-	    memchr(json_string_value(j), '\0', json_string_length(j)) != NULL) {
-		*reason = "login_field missing or not a string";
-		return OA2_EINVAL;
-	}
-	return authorised(p, j, cfg, user, reason);
+	    memchr(json_string_value(j), '\0', json_string_length(j)) != NULL)
+		FAIL("login_field", "login_field missing or not a string");
+	return authorised(p, j, cfg, user, reason, tc);
 }

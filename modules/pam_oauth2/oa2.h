@@ -120,9 +120,11 @@ int oa2_verify_with(EVP_MD_CTX *md, EVP_PKEY *pkey, enum oa2_alg alg,
 int oa2_verify(EVP_PKEY *pkey, enum oa2_alg alg, const unsigned char *msg,
 	       size_t msglen, const unsigned char *sig, size_t siglen);
 
-/* claims.c */
+/* claims.c; tc (may be NULL) hears each check (oa2_trace) */
+struct oa2_ctx;
 int oa2_claims_check(json_t *payload, const struct oa2_config *cfg,
-		     const char *user, time_t now, const char **reason);
+		     const char *user, time_t now, const char **reason,
+		     struct oa2_ctx *tc);
 
 /* usermap.c: the local user that value maps to (user_map file). */
 int oa2_usermap_lookup(const char *path, const char *value, char *user,
@@ -166,6 +168,21 @@ void oa2_keycache_put(const struct oa2_ident *id, const char *doc,
 		      long long fetched_at);
 size_t oa2_keycache_count(void);
 void oa2_keycache_flush(void);
+
+/* validate.c: one token, as the module checks it.  trace (optional)
+   hears each step: its name, pass/fail and a detail without secrets. */
+struct oa2_ctx {
+	const char *service;		/* for log lines */
+	const struct oa2_config *cfg;
+	char err[OA2_ERRLEN];
+	void (*trace)(void *arg, const char *step, int ok, const char *detail);
+	void *trace_arg;
+};
+/* PAM_SUCCESS, PAM_AUTH_ERR or PAM_AUTHINFO_UNAVAIL; *reason on failure. */
+int oa2_validate(struct oa2_ctx *c, const char *user, const char *tok,
+		 size_t toklen, const char **reason);
+void oa2_trace(struct oa2_ctx *c, const char *step, int ok,
+	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* log.c */
 void oa2_log(int prio, const char *service, const char *fmt, ...)

@@ -1032,3 +1032,69 @@ def test_several_issuers(env, tmp_path):
             assert env.run(tok(env), args=bad_args) == PAM_SERVICE_ERR
     finally:
         idp2.stop()
+
+
+# ------------------------------------------------------ pam_oauth2-check
+CHECK = BUILD / "modules" / "pam_oauth2" / "pam_oauth2-check"
+
+
+def check(env, token, user="alice", args=None, extra=""):
+    env.tokens.append(token)
+    r = subprocess.run([str(CHECK), "-u", user, "-c",
+                        args if args is not None else env.std_args(extra), "-"],
+                       input=token, capture_output=True, text=True, timeout=60)
+    # never the token, nor a piece of it
+    for seg in token.split("."):
+        if len(seg) >= 12:
+            assert seg[:12] not in r.stdout + r.stderr
+    return r
+
+
+def test_check_explains_each_step(env):
+    setup_idp(env)
+    r = check(env, tok(env))
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    steps = [l.split()[0] for l in lines]
+    assert steps[:2] == ["config", "token"]
+    for s in ("cache", "discovery", "key", "signature", "claim", "login_field",
+              "result"):
+        assert s in steps, r.stdout
+    assert lines[-1].split() == ["result", "PAM_SUCCESS"]
+    # warm: the cache is used, no discovery
+    r = check(env, tok(env))
+    assert "discovery" not in r.stdout and "cache" in r.stdout
+    # the admin's question: why "login_field mismatch"?
+    r = check(env, tok(env, email="alice@example.com"), extra="login_field=email",
+              user="alice")
+    assert r.returncode == 1
+    assert ("login_field    FAIL email is 'alice@example.com', the user is "
+            "'alice'") in r.stdout, r.stdout
+    assert r.stdout.splitlines()[-1] == "result         PAM_AUTH_ERR: login_field mismatch"
+    # expired, wrong key, IdP down: each says so
+    r = check(env, tok(env, exp=int(time.time()) - 1000))
+    assert "claim exp      FAIL expired" in r.stdout
+    r = check(env, tok(env, k="rsa2"))
+    assert "signature      FAIL signature verification failed" in r.stdout
+    r = check(env, tok(env, groups=["users"]), extra="require_claim=groups:admins")
+    assert "require_claim  FAIL required claim missing" in r.stdout
+    assert "users" not in r.stdout              # claim values are not shown
+    env.idp.stop()
+    r = check(env, tok(env), extra="cache_ttl=0")
+    assert r.returncode == 1
+    assert "discovery      FAIL" in r.stdout
+    assert "PAM_AUTHINFO_UNAVAIL" in r.stdout
+
+
+def test_check_usage_and_config_errors(env):
+    setup_idp(env)
+    r = subprocess.run([str(CHECK), "-c", env.std_args()], capture_output=True,
+                       text=True, input="")
+    assert r.returncode == 2 and "usage" in r.stderr
+    r = check(env, tok(env), args="issuer=http://insecure aud=pam")
+    assert r.returncode == 2
+    assert r.stdout.startswith("config         FAIL issuer must use HTTPS")
+    r = check(env, "hunter2", extra="jwt_only")
+    assert "PAM_IGNORE" in r.stdout and r.returncode == 1
+    r = check(env, "not.a.jwt")
+    assert r.returncode == 1 and "token          FAIL" in r.stdout

@@ -241,7 +241,7 @@ static int claims(const char *pl, const char *user, time_t now)
 	int rc;
 	if (p == NULL)
 		return -1;
-	rc = oa2_claims_check(p, &c, user, now, &r);
+	rc = oa2_claims_check(p, &c, user, now, &r, NULL);
 	json_decref(p);
 	return rc;
 }
@@ -739,7 +739,7 @@ static int authz(const char *pl, const char *user, int argc, const char **extra)
 	p = oa2_json_object(pl, strlen(pl));
 	if (p == NULL)
 		return -1;
-	rc = oa2_claims_check(p, &c, user, 1700000000, &r);
+	rc = oa2_claims_check(p, &c, user, 1700000000, &r, NULL);
 	json_decref(p);
 	return rc;
 }
