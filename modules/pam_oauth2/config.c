@@ -55,6 +55,7 @@ static const struct {
 	  offsetof(struct oa2_config, min_refresh_interval) },
 	{ "max_token_len", 64, 1024 * 1024,
 	  offsetof(struct oa2_config, max_token_len) },
+	{ "device_timeout", 10, 900, offsetof(struct oa2_config, device_timeout) },
 };
 
 static const struct {
@@ -129,6 +130,8 @@ int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
 	cfg->timeout = 10;
 	cfg->min_refresh_interval = 60;
 	cfg->max_token_len = 16384;
+	cfg->scope = "openid";
+	cfg->device_timeout = 120;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -150,6 +153,8 @@ int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
 				cfg->try_first_pass = 1;
 			else if (KEY("jwt_only"))
 				cfg->jwt_only = 1;
+			else if (KEY("device_flow"))
+				cfg->device_flow = 1;
 			else if (KEY("use_authtok") || KEY("nullok") ||
 				 KEY("no_warn"))
 				; /* standard flags: tolerated, no effect */
@@ -202,6 +207,16 @@ int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
 				return -1;
 			}
 			cfg->require[cfg->n_require++] = v;
+		} else if (KEY("client_id") || KEY("scope")) {
+			if (*v == '\0' || strlen(v) > 256) {
+				snprintf(err, errlen, "%.*s empty or too long",
+					 (int)klen, a);
+				return -1;
+			}
+			if (KEY("client_id"))
+				cfg->client_id = v;
+			else
+				cfg->scope = v;
 		} else if (KEY("allowed_users")) {
 			if (*v == '\0') {
 				snprintf(err, errlen, "allowed_users empty");
@@ -229,6 +244,18 @@ int oa2_config_parse(struct oa2_config *cfg, int argc, const char **argv,
 	if (cfg->n_aud == 0) {
 		snprintf(err, errlen, "aud is required");
 		return -1;
+	}
+	if (cfg->device_flow) {
+		int in_aud = 0;
+
+		/* the ID token it gets is for the client: aud must take it */
+		for (size_t i = 0; cfg->client_id && i < cfg->n_aud; i++)
+			in_aud |= strcmp(cfg->aud[i], cfg->client_id) == 0;
+		if (!in_aud) {
+			snprintf(err, errlen, "device_flow needs client_id, "
+				 "listed in aud too");
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * pam_oauth2: bounded HTTPS GET with libcurl.
+ * pam_oauth2: bounded HTTPS GET (discovery, JWKS) and form POST (the
+ * device authorization grant) with libcurl.
  *
  * libcurl (and the ~30 libraries it pulls in) is loaded with dlopen() only
  * when a fetch is needed, so a warm-cache login never maps it. It is opened
@@ -78,14 +79,16 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-int oa2_fetch(const struct oa2_config *cfg, const char *url, char **body,
-	      size_t *len, char *err, size_t errlen)
+/* GET (form NULL) or POST form; the body whatever the status, which goes
+   to *status. */
+static int http(const struct oa2_config *cfg, const char *url,
+		const char *form, long *status, char **body, size_t *len,
+		char *err, size_t errlen)
 {
 	struct body b = { NULL, 0, 0 };
 	struct curl_api api;
 	CURL *c = NULL;
 	CURLcode cc;
-	long status = 0;
 	int rc = OA2_ENET;
 
 	*body = NULL;
@@ -134,19 +137,23 @@ int oa2_fetch(const struct oa2_config *cfg, const char *url, char **body,
 		snprintf(err, errlen, "curl setup failed (ca_file)");
 		goto out;
 	}
+	/* not copied: the form may hold a device code, which curl would
+	   free unwiped; it outlives the perform */
+	if (form != NULL &&
+	    api.easy_setopt(c, CURLOPT_POSTFIELDS, form) != CURLE_OK) {
+		snprintf(err, errlen, "curl setup failed (post)");
+		goto out;
+	}
 	cc = api.easy_perform(c);
 	if (cc != CURLE_OK) {
 		snprintf(err, errlen, "fetch failed: %s%s", api.easy_strerror(cc),
 			 b.too_big ? " (response too large)" : "");
 		goto out;
 	}
-	api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		snprintf(err, errlen, "fetch failed: HTTP status %ld", status);
-		goto out;
-	}
-	if (b.buf == NULL) {
-		snprintf(err, errlen, "fetch failed: empty body");
+	*status = 0;
+	api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	if (b.buf == NULL && (b.buf = calloc(1, 1)) == NULL) {
+		rc = OA2_ENOMEM;
 		goto out;
 	}
 	*body = b.buf;
@@ -154,10 +161,40 @@ int oa2_fetch(const struct oa2_config *cfg, const char *url, char **body,
 	b.buf = NULL;
 	rc = OA2_OK;
 out:
+	if (b.buf)
+		explicit_bzero(b.buf, b.len);
 	free(b.buf);
 	if (c != NULL)
 		api.easy_cleanup(c);
 	api.global_cleanup();
 	dlclose(api.lib);
 	return rc;
+}
+
+int oa2_fetch(const struct oa2_config *cfg, const char *url, char **body,
+	      size_t *len, char *err, size_t errlen)
+{
+	long status = 0;
+	int rc = http(cfg, url, NULL, &status, body, len, err, errlen);
+
+	if (rc != OA2_OK)
+		return rc;
+	if (status != 200 || *len == 0) {
+		if (status != 200)
+			snprintf(err, errlen, "fetch failed: HTTP status %ld", status);
+		else
+			snprintf(err, errlen, "fetch failed: empty body");
+		free(*body);
+		*body = NULL;
+		*len = 0;
+		return OA2_ENET;
+	}
+	return OA2_OK;
+}
+
+int oa2_post_form(const struct oa2_config *cfg, const char *url,
+		  const char *form, long *status, char **body, size_t *len,
+		  char *err, size_t errlen)
+{
+	return http(cfg, url, form, status, body, len, err, errlen);
 }

@@ -60,6 +60,11 @@ struct oa2_config {
 	size_t n_require;
 	const char *allowed_users;
 	const char *user_map;
+	/* device authorization grant for users without a token */
+	int device_flow;
+	const char *client_id;
+	const char *scope;
+	long device_timeout;
 };
 
 /* config.c */
@@ -133,6 +138,11 @@ int oa2_usermap_lookup(const char *path, const char *value, char *user,
 /* fetch.c: HTTPS GET, body capped at OA2_MAX_DOC, NUL-terminated. */
 int oa2_fetch(const struct oa2_config *cfg, const char *url, char **body,
 	      size_t *len, char *err, size_t errlen);
+/* HTTPS POST of an application/x-www-form-urlencoded body; the answer's
+   body (wipe it: it may hold tokens) whatever its status. */
+int oa2_post_form(const struct oa2_config *cfg, const char *url,
+		  const char *form, long *status, char **body, size_t *len,
+		  char *err, size_t errlen);
 
 /* cache.c: one JSON file per issuer */
 struct oa2_entry {
@@ -183,6 +193,17 @@ int oa2_validate(struct oa2_ctx *c, const char *user, const char *tok,
 		 size_t toklen, const char **reason);
 void oa2_trace(struct oa2_ctx *c, const char *step, int ok,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The issuer's discovery document, its "issuer" checked. */
+int oa2_discovery(struct oa2_ctx *c, json_t **doc);
+/* doc's member name if it is an https:// URL of printable ASCII. */
+const char *oa2_https_member(json_t *doc, const char *name);
+
+/* device.c: the device authorization grant (RFC 8628).  show() puts the
+   verification URL and code before the user (and returns when the user
+   says so); on success *token is the ID token (wipe and free it). */
+int oa2_device_login(struct oa2_ctx *c,
+		     int (*show)(void *arg, const char *text), void *arg,
+		     char **token, size_t *len, const char **reason);
 
 /* log.c */
 void oa2_log(int prio, const char *service, const char *fmt, ...)

@@ -24,6 +24,8 @@ static int get_token(struct ctx *c, char **tok, size_t *len)
 	const struct pam_conv *conv = NULL;
 	/* jwt_only: password-or-token stacks, one prompt for either */
 	struct pam_message msg = { PAM_PROMPT_ECHO_OFF,
+				   c->cfg->device_flow ?
+				   "JWT (Enter to log in with a browser): " :
 				   c->cfg->jwt_only ? "Password: " : "JWT: " };
 	const struct pam_message *pmsg = &msg;
 	struct pam_response *resp = NULL;
@@ -57,6 +59,37 @@ static int get_token(struct ctx *c, char **tok, size_t *len)
 	if (c->cfg->jwt_only && pam_set_item(c->pamh, PAM_AUTHTOK, *tok) != PAM_SUCCESS)
 		return PAM_BUF_ERR;
 	return PAM_SUCCESS;
+}
+
+/* The device code before the user: an info message and a prompt in one
+   conversation call, so that sshd's keyboard-interactive (which holds
+   info text until a prompt) shows it before the module starts polling. */
+static int show_device_code(void *arg, const char *text)
+{
+	struct ctx *c = arg;
+	const struct pam_conv *conv = NULL;
+	struct pam_message m[2] = {
+		{ PAM_TEXT_INFO, text },
+		{ PAM_PROMPT_ECHO_ON, "Press Enter once you have logged in: " },
+	};
+	const struct pam_message *pm[2] = { &m[0], &m[1] };
+	struct pam_response *resp = NULL;
+	int rc;
+
+	if (pam_get_item(c->pamh, PAM_CONV, (const void **)&conv) != PAM_SUCCESS ||
+	    conv == NULL || conv->conv == NULL)
+		return -1;
+	rc = conv->conv(2, pm, &resp, conv->appdata_ptr);
+	if (resp != NULL) {
+		for (int i = 0; i < 2; i++) {
+			if (resp[i].resp) {
+				explicit_bzero(resp[i].resp, strlen(resp[i].resp));
+				free(resp[i].resp);
+			}
+		}
+		free(resp);
+	}
+	return rc == PAM_SUCCESS ? 0 : -1;
 }
 
 /* Several issuers: the token's own "iss" picks the group (its kid never
@@ -103,6 +136,20 @@ PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	if (get_token(&c, &tok, &toklen) != PAM_SUCCESS) {
 		reason = "no token";
 		goto out;
+	}
+	if (toklen == 0 && c.cfg->device_flow) {
+		/* no token at hand: a browser login (the first issuer's) */
+		free(tok);
+		tok = NULL;
+		c.v.cfg = c.cfg;
+		int drc = oa2_device_login(&c.v, show_device_code, &c, &tok,
+					   &toklen, &reason);
+
+		if (drc != OA2_OK) {
+			/* the IdP unreachable, or the user did not log in */
+			ret = drc == OA2_ENET ? PAM_AUTHINFO_UNAVAIL : PAM_AUTH_ERR;
+			goto out;
+		}
 	}
 	if (toklen == 0 && c.cfg->jwt_only) {
 		ret = PAM_IGNORE;	/* an empty password: not ours */

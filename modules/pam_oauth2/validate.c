@@ -62,7 +62,7 @@ static int fetch_jwks(struct oa2_ctx *c, const char *uri, json_t **jwks)
 }
 
 /* OIDC Discovery §4: issuer without one trailing '/', then the well-known path. */
-static int discover(struct oa2_ctx *c, struct oa2_entry *e, time_t now)
+int oa2_discovery(struct oa2_ctx *c, json_t **out)
 {
 	const char *iss = c->cfg->issuer;
 	size_t n = strlen(iss);
@@ -70,6 +70,7 @@ static int discover(struct oa2_ctx *c, struct oa2_entry *e, time_t now)
 	json_t *doc = NULL, *j;
 	int rc;
 
+	*out = NULL;
 	if (n > 0 && iss[n - 1] == '/')
 		n--;
 	snprintf(url, sizeof(url), "%.*s/.well-known/openid-configuration",
@@ -77,22 +78,48 @@ static int discover(struct oa2_ctx *c, struct oa2_entry *e, time_t now)
 	rc = fetch_json(c, url, &doc);
 	if (rc != OA2_OK)
 		return rc;
-	rc = OA2_ENET;
 	j = json_object_get(doc, "issuer");
 	if (!json_is_string(j) || json_string_length(j) != strlen(iss) ||
 	    memcmp(json_string_value(j), iss, strlen(iss)) != 0) {
 		snprintf(c->err, sizeof(c->err), "discovery issuer mismatch");
-		goto out;
+		json_decref(doc);
+		return OA2_ENET;
 	}
-	j = json_object_get(doc, "jwks_uri");
+	*out = doc;
+	return OA2_OK;
+}
+
+const char *oa2_https_member(json_t *doc, const char *name)
+{
+	json_t *j = json_object_get(doc, name);
+
 	if (!json_is_string(j) ||
 	    strncmp(json_string_value(j), "https://", 8) != 0 ||
-	    json_string_length(j) != strlen(json_string_value(j))) {
+	    json_string_length(j) != strlen(json_string_value(j)) ||
+	    json_string_length(j) > 2048)
+		return NULL;
+	for (const char *p = json_string_value(j); *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return NULL;	/* it may be shown to the user */
+	return json_string_value(j);
+}
+
+static int discover(struct oa2_ctx *c, struct oa2_entry *e, time_t now)
+{
+	json_t *doc = NULL;
+	const char *uri;
+	int rc = oa2_discovery(c, &doc);
+
+	if (rc != OA2_OK)
+		return rc;
+	rc = OA2_ENET;
+	uri = oa2_https_member(doc, "jwks_uri");
+	if (uri == NULL) {
 		snprintf(c->err, sizeof(c->err), "discovery jwks_uri not https");
 		goto out;
 	}
 	oa2_entry_clear(e);
-	e->jwks_uri = strdup(json_string_value(j));
+	e->jwks_uri = strdup(uri);
 	if (e->jwks_uri == NULL) {
 		rc = OA2_ENOMEM;
 		goto out;

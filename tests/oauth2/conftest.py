@@ -258,18 +258,7 @@ class Env:
         service: a service file of the test's own in confdir."""
         self.tokens.append(token)
         svc = service or self.service(args if args is not None else self.std_args(extra))
-        e = dict(os.environ)
-        e.pop("https_proxy", None)
-        e.update(env or {})
-        e["OA2_SYSLOG_FILE"] = str(self.syslog)
-        pre = [str(SHIM)] if capture_log else []
-        if self.asan:
-            pre.insert(0, self.asan)
-            e.setdefault("ASAN_OPTIONS", "detect_leaks=0")
-        if pre:
-            e["LD_PRELOAD"] = ":".join(pre)
-        else:
-            e.pop("LD_PRELOAD", None)
+        e = self.driver_env(env, capture_log)
         argv = (wrap or []) + [str(DRIVER), str(self.confdir), svc, user]
         if loops:
             argv.append(str(loops))
@@ -283,6 +272,35 @@ class Env:
         assert out.startswith("rc="), out
         self.last_stdout = out
         return int(out.split()[0][3:])
+
+    def driver_env(self, env=None, capture_log=True):
+        """The driver's environment: the syslog shim (and libasan first in
+        an ASan build), no proxy."""
+        e = dict(os.environ)
+        e.pop("https_proxy", None)
+        e.update(env or {})
+        e["OA2_SYSLOG_FILE"] = str(self.syslog)
+        pre = [str(SHIM)] if capture_log else []
+        if self.asan:
+            pre.insert(0, self.asan)
+            e.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        if pre:
+            e["LD_PRELOAD"] = ":".join(pre)
+        else:
+            e.pop("LD_PRELOAD", None)
+        return e
+
+    def popen(self, args, user="alice", token=""):
+        """A login left running (the device flow): its stderr carries the
+        conversation's info text; communicate() ends it."""
+        svc = self.service(args)
+        p = subprocess.Popen([str(DRIVER), str(self.confdir), svc, user],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=self.driver_env())
+        p.stdin.write(token.encode())
+        p.stdin.close()
+        p.stdin = None          # communicate() must not flush it
+        return p
 
     def log(self):
         return self.syslog.read_text() if self.syslog.exists() else ""

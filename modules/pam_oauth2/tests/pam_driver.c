@@ -54,8 +54,16 @@ static int conv(int n, const struct pam_message **msg,
 	if (r == NULL)
 		return PAM_BUF_ERR;
 	for (int i = 0; i < n; i++) {
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF) {
-			r[i].resp = strdup(token);
+		/* info text (the device flow's code) to stderr at once */
+		if (msg[i]->msg_style == PAM_TEXT_INFO) {
+			fprintf(stderr, "info: %s\n", msg[i]->msg);
+			fflush(stderr);
+		}
+		/* the token for a secret prompt, Enter for any other */
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
+		    msg[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+			r[i].resp = strdup(msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ?
+					   token : "");
 			if (r[i].resp == NULL) {
 				for (int k = 0; k < i; k++)
 					free(r[k].resp);

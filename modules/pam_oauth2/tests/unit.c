@@ -855,6 +855,22 @@ static void test_groups(void **st)
 	assert_string_equal(iss, "https://a.example");
 	free(iss);
 	assert_null(oa2_token_issuer("nodots", 6, &n));
+	/* device_flow: client_id required, and an aud (the ID token's) */
+	struct oa2_config dc;
+	const char *dev_ok[] = { "issuer=https://a.example", "aud=x", "aud=cli",
+				 "client_id=cli", "device_flow", "scope=openid,email",
+				 "device_timeout=30" };
+	assert_int_equal(parse(7, dev_ok, &dc), 0);
+	assert_true(dc.device_flow);
+	assert_string_equal(dc.scope, "openid,email");
+	assert_int_equal(dc.device_timeout, 30);
+	const char *dev_noid[] = { "issuer=https://a.example", "aud=x", "device_flow" };
+	assert_int_not_equal(parse(3, dev_noid, &dc), 0);
+	const char *dev_noaud[] = { "issuer=https://a.example", "aud=x", "client_id=cli",
+				    "device_flow" };
+	assert_int_not_equal(parse(4, dev_noaud, &dc), 0);
+	const char *dev_t[] = { "issuer=https://a.example", "aud=x", "device_timeout=901" };
+	assert_int_not_equal(parse(3, dev_t, &dc), 0);
 	assert_null(oa2_token_issuer("a.bm90anNvbg.c", 14, &n));
 }
 
