@@ -171,12 +171,17 @@ def cold_logins(env, tok, extra):
     svc = env.service(env.std_args(extra))
     e = dict(os.environ)
     e.pop("LD_PRELOAD", None)
-    times = {"module": [], "permit": []}
+    # sshd_like: OpenSSL loaded and used before PAM, as in sshd's
+    # per-connection process (OA2_DRIVER_SSHD_LIKE)
+    es = dict(e, OA2_DRIVER_SSHD_LIKE="1")
+    times = {k: [] for k in ("module", "permit", "module_sshd", "permit_sshd")}
     for _ in range(COLD_RUNS):
-        for name, service in (("module", svc), ("permit", "permit")):
+        for name, service, env_ in (("module", svc, e), ("permit", "permit", e),
+                                    ("module_sshd", svc, es),
+                                    ("permit_sshd", "permit", es)):
             t = time.perf_counter()
             p = subprocess.run([str(c.DRIVER), str(env.confdir), service, "alice"],
-                               input=tok.encode(), capture_output=True, env=e,
+                               input=tok.encode(), capture_output=True, env=env_,
                                timeout=60)
             times[name].append(1000 * (time.perf_counter() - t))
             assert p.stdout.startswith(b"rc=0"), p.stdout
@@ -315,6 +320,10 @@ def main():
               "on pam_permit %.2f ms; the module's share %.2f ms"
               % (alg, COLD_RUNS, cold["module"], cold["permit"],
                  cold["module"] - cold["permit"]))
+        print("%s:   sshd-like (OpenSSL loaded and used before PAM): %.2f ms; "
+              "on pam_permit %.2f ms; the module's share %.2f ms"
+              % (alg, cold["module_sshd"], cold["permit_sshd"],
+                 cold["module_sshd"] - cold["permit_sshd"]))
 
 if __name__ == "__main__":
     main()
