@@ -131,6 +131,10 @@ int pypk_txn_step(pypk_txn *self, int op, int flags, PyObject *replies,
 		  int timeout_ms, int *timed_out);
 /* None/absent -> NULL; else a str without NUL (TypeError, ValueError). */
 int pypk_opt_str(PyObject *o, const char *name, const char **out);
+/* Seconds (int/float, not bool; None: no limit -> *ms = -1) as ms >= 1;
+   TypeError / ValueError past PYPK_SECONDS_MAX. */
+#define PYPK_SECONDS_MAX 86400
+int pypk_seconds_ms(PyObject *o, const char *name, int *ms);
 /* the same, bytes accepted too (borrowed: valid while o is) */
 int pypk_opt_text(PyObject *o, const char *name, const char **out);
 /* fail_delay argument (None or int µs) into o; -1 with an exception set. */

@@ -279,6 +279,34 @@ int pypk_opt_text(PyObject *o, const char *name, const char **out)
 	return text_arg(o, name, out, 1);
 }
 
+/* Seconds (int or float, not bool; None: no limit) as ms, at least 1:
+   step_timeout= and the begin/answer timeout= alike. */
+int pypk_seconds_ms(PyObject *o, const char *name, int *ms)
+{
+	double t;
+
+	*ms = -1;
+	if (!o || o == Py_None)
+		return 0;
+	if ((!PyLong_Check(o) && !PyFloat_Check(o)) || PyBool_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "%s must be a number of seconds "
+			     "or None, not %s", name, Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	t = PyFloat_AsDouble(o);
+	if (t == -1.0 && PyErr_Occurred())
+		return -1;
+	if (!(t > 0) || t > PYPK_SECONDS_MAX) {
+		PyErr_Format(PyExc_ValueError, "%s must be > 0 and <= %d seconds",
+			     name, PYPK_SECONDS_MAX);
+		return -1;
+	}
+	*ms = (int)(t * 1000.0);
+	if (*ms == 0)
+		*ms = 1;
+	return 0;
+}
+
 /* usec as an unsigned int: TypeError for non-int (bool too), ValueError
    out of range. */
 static int usec_arg(PyObject *v, const char *name, unsigned int *out)
@@ -377,19 +405,13 @@ static PyObject *txn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 				"callable");
 		return NULL;
 	}
-	if (step_timeout && step_timeout != Py_None) {
-		double t = PyFloat_AsDouble(step_timeout);
+	{
+		int ms;
 
-		if (t == -1.0 && PyErr_Occurred())
+		if (pypk_seconds_ms(step_timeout, "step_timeout", &ms))
 			return NULL;
-		if (!(t > 0) || t > 4000000.0) {
-			PyErr_SetString(PyExc_ValueError,
-					"step_timeout must be > 0 seconds");
-			return NULL;
-		}
-		o.step_timeout_ms = (unsigned int)(t * 1000.0);
-		if (!o.step_timeout_ms)
-			o.step_timeout_ms = 1;
+		if (ms > 0)
+			o.step_timeout_ms = (unsigned int)ms;
 	}
 	o.mode = stepwise ? PK_MODE_STEPWISE : PK_MODE_DIRECT;
 	if (fd_cb)

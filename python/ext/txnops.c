@@ -72,33 +72,6 @@ static PyObject *after_wait(pypk_txn *self, int rc, const char *what)
 	return pypk_code_or_raise(self, rc, what);
 }
 
-/* timeout= (seconds, None: wait as long as PAM takes) -> ms or -1. */
-static int wait_arg(PyObject *o, int *ms)
-{
-	double t;
-
-	*ms = -1;
-	if (!o || o == Py_None)
-		return 0;
-	if (!PyLong_Check(o) && !PyFloat_Check(o)) {
-		PyErr_Format(PyExc_TypeError, "timeout must be a number of "
-			     "seconds or None, not %s", Py_TYPE(o)->tp_name);
-		return -1;
-	}
-	t = PyFloat_AsDouble(o);
-	if (t == -1.0 && PyErr_Occurred())
-		return -1;
-	if (!(t > 0) || t > 86400.0) {
-		PyErr_SetString(PyExc_ValueError,
-				"timeout must be > 0 and <= 86400 seconds");
-		return -1;
-	}
-	*ms = (int)(t * 1000.0);
-	if (*ms == 0)
-		*ms = 1;
-	return 0;
-}
-
 /* begin/answer with timeout=: PAM must come back (a batch or the end)
    within it, else the operation is cancelled and TimeoutError raised. */
 static PyObject *step_with_timeout(pypk_txn *self, int op, int flags,
@@ -126,7 +99,7 @@ PyObject *pypk_m_begin(pypk_txn *self, PyObject *args, PyObject *kw)
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|i$O", kwlist, &o,
 					 &flags, &timeout) ||
 	    (op = pypk_op_from_str(o)) < 0 || need_stepwise(self) < 0 ||
-	    wait_arg(timeout, &ms) < 0)
+	    pypk_seconds_ms(timeout, "timeout", &ms) < 0)
 		return NULL;
 	if (ms >= 0)
 		return step_with_timeout(self, op, flags, NULL, ms);
@@ -245,7 +218,7 @@ PyObject *pypk_m_answer(pypk_txn *self, PyObject *args, PyObject *kw)
 	int rc, ms;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O", kwlist, &replies,
-					 &timeout) || wait_arg(timeout, &ms) < 0)
+					 &timeout) || pypk_seconds_ms(timeout, "timeout", &ms) < 0)
 		return NULL;
 	if (ms >= 0) {
 		if (need_stepwise(self) < 0)

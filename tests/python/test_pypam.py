@@ -440,4 +440,21 @@ def test_argument_errors_are_clear(matrix):
     with pytest.raises(TypeError, match='timeout must be'):
         tp.Transaction('mx', 'alice', confdir=str(matrix),
                        stepwise=True).begin('authenticate', timeout='x')
+    # step_timeout= and timeout= read seconds the same way (one helper)
+    for kw in ('step_timeout', 'timeout'):
+        def make(v):
+            if kw == 'step_timeout':
+                return tp.Transaction('mx', 'alice', confdir=str(matrix),
+                                      stepwise=True, step_timeout=v)
+            return tp.Transaction('mx', 'alice', confdir=str(matrix),
+                                  stepwise=True).begin('authenticate',
+                                                       timeout=v)
+        for bad in ('5', True, b'1', [1]):
+            with pytest.raises(TypeError,
+                               match=f'{kw} must be a number of seconds'):
+                make(bad)
+        for bad in (0, -1, 86400.5, float('nan'), float('inf')):
+            with pytest.raises(ValueError,
+                               match=f'{kw} must be > 0 and <= 86400 seconds'):
+                make(bad)
     t.end()
