@@ -161,9 +161,11 @@ static int own_key(struct authd_conf *c, const char *norm, const char *v)
 		"version", "listen_unix", "pam_service", "pam_confdir",
 		"pam_tty", "pam_threads", "pam_queue", "pam_rhost",
 		"pam_session", "login_timeout_ms", "idle_timeout_ms",
-		"fail_delay_ms", "step_timeout_ms", "preauth_timeout_ms",
+		"fail_delay_ms", "pam_fail_delay_min_ms", "step_timeout_ms",
+		"preauth_timeout_ms",
 		"max_unauth_per_source", "max_connections",
-		"proxy_protocol_sources", "statistics_listen",
+		"proxy_protocol_sources", "statistics_listen", "pam_users",
+		"pam_any_user",
 	};
 	char nk[64];
 
@@ -342,14 +344,15 @@ static int resource(struct parser *ps, const char *rtype)
 	char k[64], kraw[TOKEN_MAX + 1], v[TOKEN_MAX + 1];
 	bool director = !strcasecmp(rtype, "Director");
 	bool console = !strcasecmp(rtype, "Console");
+	bool user = !strcasecmp(rtype, "User");	/* who may log in by PAM */
 	struct console_conf tmp = { 0 };
 	unsigned start = ps->x.ln;
 	int rc = -1;
 
 	if (next(&ps->x) != T_LBRACE)
 		return err_at(ps, "expected '{' after %s", rtype);
-	if (!director && !console)
-		return skip_block(ps);		/* Job, Client, User, ... */
+	if (!director && !console && !user)
+		return skip_block(ps);		/* Job, Client, Profile, ... */
 	if (director && ps->had_director)
 		return err_at(ps, "%s", "a second Director resource");
 	ps->had_director |= director;
@@ -403,6 +406,17 @@ static int resource(struct parser *ps, const char *rtype)
 		}
 		snprintf(v, sizeof(v), "%s", ps->x.buf);
 		explicit_bzero(ps->x.buf, sizeof(ps->x.buf));
+		if (user) {
+			/* its Name is all that matters here; Profile,
+			   Description and the like are the director's */
+			if (!strcmp(k, "name") &&
+			    conf_add_pam_user(ps->c, v)) {
+				err_at(ps, "bad User Name or too many Users (%s)",
+				       "at most 1024");
+				goto out;
+			}
+			continue;
+		}
 		if (console && !strcmp(k, "name")) {
 			if (tmp.name || !bareos_name(v) || set_str(&tmp.name, v)) {
 				err_at(ps, "bad or second console Name \"%s\"", v);

@@ -107,6 +107,7 @@ static const struct {
 	{ "login_timeout_ms", offsetof(struct authd_conf, login_timeout_ms), 0, 3600000 },
 	{ "idle_timeout_ms", offsetof(struct authd_conf, idle_timeout_ms), 0, 86400000 },
 	{ "fail_delay_ms", offsetof(struct authd_conf, fail_delay_ms), 0, 60000 },
+	{ "pam_fail_delay_min_ms", offsetof(struct authd_conf, pam_fail_delay_min_ms), 0, 60000 },
 	{ "step_timeout_ms", offsetof(struct authd_conf, step_timeout_ms), 0, 3600000 },
 	{ "preauth_timeout_ms", offsetof(struct authd_conf, preauth_timeout_ms), 1, 3600000 },
 	{ "max_unauth_per_source", offsetof(struct authd_conf, max_unauth_per_source), 0, 100000 },
@@ -138,6 +139,46 @@ static int parse_proxy_sources(struct authd_conf *c, const char *v)
 out:
 	free(list);
 	return rc;
+}
+
+int conf_add_pam_user(struct authd_conf *c, const char *user)
+{
+	if (c->npam_users == CONF_MAX_USERS || !*user ||
+	    strlen(user) > 512)
+		return -1;
+	c->pam_users[c->npam_users] = strdup(user);
+	if (!c->pam_users[c->npam_users])
+		return -1;
+	c->npam_users++;
+	return 0;
+}
+
+/* "alice, bob": added to those named before (and User resources). */
+static int parse_pam_users(struct authd_conf *c, const char *v)
+{
+	char *list = strdup(v), *save = NULL;
+	int rc = -1;
+
+	if (!list)
+		return -1;
+	for (char *t = strtok_r(list, ", \t", &save); t;
+	     t = strtok_r(NULL, ", \t", &save))
+		if (conf_add_pam_user(c, t))
+			goto out;
+	rc = 0;
+out:
+	free(list);
+	return rc;
+}
+
+bool conf_pam_user_allowed(const struct authd_conf *c, const char *user)
+{
+	if (c->pam_any_user)
+		return true;
+	for (size_t i = 0; i < c->npam_users; i++)
+		if (!strcmp(c->pam_users[i], user))
+			return true;
+	return false;
 }
 
 /* Local only: a UNIX socket path, or a loopback address and port
@@ -218,6 +259,10 @@ int conf_global_key(struct authd_conf *c, const char *k, const char *v)
 			return -1;
 		return set_str(&c->statistics_listen, v);
 	}
+	if (!strcmp(k, "pam_users"))
+		return parse_pam_users(c, v);
+	if (!strcmp(k, "pam_any_user"))
+		return parse_bool(v, &c->pam_any_user);
 	if (!strcmp(k, "pam_rhost"))
 		return parse_bool(v, &c->pam_rhost);
 	if (!strcmp(k, "pam_session"))
@@ -480,6 +525,8 @@ void conf_free(struct authd_conf *c)
 	free(c->pam_tty);
 	free(c->pam_confdir);
 	free(c->statistics_listen);
+	for (size_t i = 0; i < c->npam_users; i++)
+		free(c->pam_users[i]);
 	for (size_t i = 0; i < c->nconsoles; i++) {
 		free(c->consoles[i].name);
 		free(c->consoles[i].pam_service);

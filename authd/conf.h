@@ -9,6 +9,7 @@
 
 #define CONF_MAX_CONSOLES 64
 #define CONF_MAX_PROXY_NETS 32
+#define CONF_MAX_USERS 1024
 /* The console bconsole uses with the Director's own password. */
 #define DEFAULT_CONSOLE "*UserAgent*"
 
@@ -35,7 +36,8 @@ struct authd_conf {
 	unsigned int max_connections;
 	unsigned int login_timeout_ms;
 	unsigned int idle_timeout_ms;
-	unsigned int fail_delay_ms;
+	unsigned int fail_delay_ms;		/* before PAM (CRAM-MD5, ...) */
+	unsigned int pam_fail_delay_min_ms;	/* after PAM: at least this */
 	unsigned int step_timeout_ms;
 	unsigned int preauth_timeout_ms;	/* TLS, Hello and CRAM-MD5 */
 	unsigned int max_unauth_per_source;	/* 0: no limit */
@@ -49,6 +51,11 @@ struct authd_conf {
 	struct proxy_net proxy_sources[CONF_MAX_PROXY_NETS];
 	size_t nproxy_sources;
 	char *statistics_listen;	/* "/path" or "127.0.0.1:PORT", or NULL */
+	/* PAM users that may log in (the director's User resources); any
+	   user PAM accepts only with pam_any_user, an explicit opt-in */
+	char *pam_users[CONF_MAX_USERS];
+	size_t npam_users;
+	bool pam_any_user;
 	struct console_conf consoles[CONF_MAX_CONSOLES];
 	size_t nconsoles;
 };
@@ -59,5 +66,9 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen);
 void conf_free(struct authd_conf *c);
 const struct console_conf *conf_console(const struct authd_conf *c,
 					const char *name);
+/* May this PAM user log in (a User resource, pam_users, pam_any_user)? */
+bool conf_pam_user_allowed(const struct authd_conf *c, const char *user);
+/* Add one allowed PAM user; -1 when too many or out of memory. */
+int conf_add_pam_user(struct authd_conf *c, const char *user);
 
 #endif

@@ -77,6 +77,8 @@ const struct lognames *conn_names(const struct conn *c, struct lognames *n)
 	return n;
 }
 
+static void fail_after(struct conn *c, const char *why, unsigned int wait);
+
 /* Why a login failed, for the statistics: the state it failed in. */
 static enum refusal fail_reason(const struct conn *c)
 {
@@ -94,6 +96,23 @@ void conn_fail(struct conn *c, const char *why, unsigned int delay_ms)
 {
 	unsigned int wait = c->conf->fail_delay_ms;
 
+	/* libpam's delay (pam_faildelay, pam_unix) is never dropped */
+	fail_after(c, why, delay_ms > wait ? delay_ms : wait);
+}
+
+/* A PAM failure: the delay the stack asked for (its PAM_FAIL_DELAY
+   callback, libpamkit's PK_DELAY_REPORT), at least pam_fail_delay_min_ms
+   (0 by default: as on the director, a stack that asks for none gets
+   none). */
+void conn_fail_pam(struct conn *c, const char *why, unsigned int pam_delay_ms)
+{
+	unsigned int min = c->conf->pam_fail_delay_min_ms;
+
+	fail_after(c, why, pam_delay_ms > min ? pam_delay_ms : min);
+}
+
+static void fail_after(struct conn *c, const char *why, unsigned int wait)
+{
 	if (c->state == CS_FAILING || c->dead)
 		return;
 	struct lognames ln;
@@ -106,9 +125,7 @@ void conn_fail(struct conn *c, const char *why, unsigned int delay_ms)
 	       ln.console, ln.user, c->peer, c->via[0] ? " via " : "", c->via,
 	       why);
 	conn_set_state(c, CS_FAILING);
-	/* libpam's delay (pam_faildelay, pam_unix) is never dropped */
-	if (delay_ms > wait)
-		wait = delay_ms;
+	/* a timer: no thread sleeps through it */
 	conn_deadline(c, now_ms() + wait);
 	pam_login_abort(c);	/* a waiting conversation fails now */
 }

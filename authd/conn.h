@@ -95,6 +95,7 @@ struct conn {
 	char console[NAME_MAX_LEN + 1];
 	const struct console_conf *cc;
 	char chal[CRAM_CHAL_MAX];
+	bool hello_version;	/* "calling version ...": 18.2+, may do PAM */
 	int pam_kind;		/* PAM_LOGIN_INTERACTIVE / DIRECT */
 	/* PAM (pamrelay.c) */
 	pk_txn *txn;		/* stepwise, from the 4001/4002 frame on */
@@ -160,6 +161,8 @@ void conn_on_sock(struct conn *c, uint32_t events);
 void conn_on_pam(struct conn *c);
 /* A login failed: log why, answer after max(fail_delay_ms, delay_ms). */
 void conn_fail(struct conn *c, const char *why, unsigned int delay_ms);
+/* PAM said no: after the delay the stack asked for (or the minimum). */
+void conn_fail_pam(struct conn *c, const char *why, unsigned int pam_delay_ms);
 /* PAM said yes: greet and go to the console state. */
 void conn_login_done(struct conn *c);
 /* Deadline passed. */

@@ -28,8 +28,11 @@ void console_command(struct conn *c, const char *cmd, size_t n)
 	memcpy(line, cmd, l);
 	line[l] = '\0';
 	if (!strcmp(line, "whoami")) {
+		/* the director: the PAM user, the named console, or root for
+		   the default console */
 		snprintf(out, sizeof(out), "%s\n", c->logged_in && c->user[0] ?
-			 c->user : c->console);
+			 c->user : !strcmp(c->console, DEFAULT_CONSOLE) ? "root" :
+			 c->console);
 		reply(c, out);
 	} else if (!strcmp(line, "version")) {
 		snprintf(out, sizeof(out), "%s Version: %s (pamkit-authd %s)\n",
@@ -39,13 +42,14 @@ void console_command(struct conn *c, const char *cmd, size_t n)
 	} else if (!strcmp(line, ".api") || !strncmp(line, ".api ", 5)) {
 		const char *a = line[4] ? line + 5 : "1";
 
-		if (strcmp(a, "0") && strcmp(a, "1") && strcmp(a, "2") &&
-		    strcmp(a, "on") && strcmp(a, "off") && strcmp(a, "json")) {
-			reply(c, "pamkit-authd: .api takes 0, 1, 2, on, off or json\n");
-			return;
-		}
-		snprintf(out, sizeof(out), "api mode %s accepted\n", a);
-		reply(c, out);
+		/* never "accepted" and then ignored: this console answers in
+		   text; the director's API modes (1, 2 = JSON-RPC) are not
+		   spoken, and a client that needs them hears so at once */
+		if (!strcmp(a, "0") || !strcmp(a, "off"))
+			conn_send_signal(c, BNET_EOD);
+		else
+			reply(c, "pamkit-authd: .api modes 1, 2 and json are not "
+			      "supported: this console answers in text (.api 0)\n");
 	} else if (!strcmp(line, "quit") || !strcmp(line, "exit")) {
 		conn_send_signal(c, BNET_TERMINATE);
 		conn_set_state(c, CS_CLOSING);

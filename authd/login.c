@@ -62,8 +62,14 @@ void conn_login_done(struct conn *c)
 		     c->conf->director_name, c->conf->version);
 	if (n > 0 && (size_t)n < sizeof(line))
 		conn_send(c, line, (size_t)n);
-	n = snprintf(line, sizeof(line), "1002%cYou are logged in as: %s", RS,
-		     c->pam_kind ? c->user : c->console);
+	/* the director's words (bareos-console-pam.rst): the default
+	   console (the director's own password) is not a named login */
+	if (!c->pam_kind && !strcmp(c->console, DEFAULT_CONSOLE))
+		n = snprintf(line, sizeof(line), "1002%cYou are connected "
+			     "using the default console", RS);
+	else
+		n = snprintf(line, sizeof(line), "1002%cYou are logged in as: %s",
+			     RS, c->pam_kind ? c->user : c->console);
 	if (n > 0 && (size_t)n < sizeof(line))
 		conn_send(c, line, (size_t)n);
 	struct lognames ln;
@@ -89,6 +95,7 @@ static void on_hello(struct conn *c, const char *data, size_t n)
 		conn_fail(c, "malformed Hello", 0);
 		return;
 	}
+	c->hello_version = hello_has_version(data, n);
 	c->cc = conf_console(c->conf, c->console);
 	if (c->tls) {
 		const char *id = tlspsk_peer_identity(c->ssl);
@@ -115,8 +122,14 @@ static void on_hello(struct conn *c, const char *data, size_t n)
 
 static void on_cram_resp(struct conn *c, const char *data, size_t n)
 {
-	/* unknown consoles run the same steps and fail here */
-	if (!lookup_key(c) || !cram_verify(c->chal, lookup_key(c), data, n)) {
+	/* unknown consoles run the same steps, the HMAC included (the same
+	   time and answer as a wrong password), and fail here */
+	static const char no_key[MD5_HEX_LEN + 1] =
+		"00000000000000000000000000000000";
+	const char *key = lookup_key(c);
+	bool ok = cram_verify(c->chal, key ? key : no_key, data, n);
+
+	if (!key || !ok) {
 		conn_send_str(c, CRAM_FAIL_LINE);
 		conn_fail(c, c->cc ? "CRAM-MD5 response wrong" : "unknown console", 0);
 		return;
@@ -157,6 +170,13 @@ static void on_cram_ok(struct conn *c, const char *data, size_t n)
 	}
 	if (!c->cc->pam) {
 		conn_login_done(c);
+		return;
+	}
+	/* as the director: PAM only for consoles of Bareos 18.2 and later
+	   (their Hello says its version); an older one cannot answer 1001 */
+	if (!c->hello_version) {
+		conn_fail(c, "PAM console without a version in its Hello "
+			  "(older than Bareos 18.2): no PAM login", 0);
 		return;
 	}
 	conn_send_str(c, PAM_REQUIRED_MSG);
@@ -361,6 +381,26 @@ void conn_proxy(struct conn *c)
 	conn_set_state(c, CS_DETECT);
 }
 
+/* A cleartext Hello while TLS is required: read what came (so the close
+   is a FIN, not a reset that eats our answer), answer with the terminate
+   signal as the director does, and close once it is out.  Clients then
+   report an authentication failure, not a bare connection reset. */
+static void refuse_cleartext(struct conn *c)
+{
+	char sink[4096];
+
+	while (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
+	explicit_bzero(sink, sizeof(sink));
+	stats_refusal(c->d, REF_TLS);
+	c->d->fail_count++;
+	syslog(LOG_NOTICE, "connection from %s refused: cleartext, and tls = "
+	       "required", c->peer);
+	conn_send_signal(c, BNET_TERMINATE);
+	conn_set_state(c, CS_CLOSING);
+	conn_deadline(c, now_ms() + 2000);	/* a client that never reads */
+}
+
 void conn_detect(struct conn *c)
 {
 	unsigned char b;
@@ -393,8 +433,7 @@ void conn_detect(struct conn *c)
 		return;
 	}
 	if (c->conf->tls != TLS_OPTIONAL) {
-		stats_refusal(c->d, REF_TLS);
-		conn_hangup(c, "cleartext refused (tls = required)");
+		refuse_cleartext(c);
 		return;
 	}
 	conn_set_state(c, CS_HELLO);

@@ -307,6 +307,15 @@ int main(int argc, char **argv)
 	if (cf.nconsoles == 0)
 		fprintf(stderr, "pamkit-authd: %s: no console defined: "
 			"every login is refused\n", config);
+	for (size_t i = 0; i < cf.nconsoles; i++) {
+		if (cf.consoles[i].pam && !cf.npam_users && !cf.pam_any_user) {
+			fprintf(stderr, "pamkit-authd: %s: no User resource "
+				"(pam_users): every PAM login is refused; "
+				"pam_any_user = yes admits any user PAM "
+				"accepts\n", config);
+			break;
+		}
+	}
 	if (test_only) {
 		printf("configuration OK: %zu console(s)\n", cf.nconsoles);
 		conf_free(&cf);

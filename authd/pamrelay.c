@@ -41,12 +41,15 @@ static void drop_pass(struct conn *c)
 /* A PAM failure: the reason for the log, and libpam's delay. */
 static void pam_failed(struct conn *c, int rc, const char *what)
 {
-	char why[128];
+	char why[160];
 	unsigned int usec = c->txn ? pk_txn_fail_delay_usec(c->txn) : 0;
+	int n = snprintf(why, sizeof(why), "PAM %s: %s", what,
+			 rc < 0 ? pk_strerror(rc) : pk_code_name(rc));
 
-	snprintf(why, sizeof(why), "PAM %s: %s", what,
-		 rc < 0 ? pk_strerror(rc) : pk_code_name(rc));
-	conn_fail(c, why, usec / 1000);
+	if (usec && n > 0 && (size_t)n < sizeof(why))
+		snprintf(why + n, sizeof(why) - (size_t)n,
+			 " (the stack's fail delay: %u ms)", usec / 1000);
+	conn_fail_pam(c, why, usec / 1000);
 }
 
 /* The login's PAM calls as one chain on one borrowed worker (one hand-off,
@@ -260,6 +263,12 @@ static void on_done(struct conn *c, int rc)
 	if (pk_get_item(c->txn, PAM_USER, &user) == PAM_SUCCESS && user)
 		snprintf(c->user, sizeof(c->user), "%s", user);
 	free(user);
+	/* as the director: only a user it has a User resource for */
+	if (!conf_pam_user_allowed(c->conf, c->user)) {
+		conn_fail_pam(c, "PAM said yes, but no User resource "
+			      "(pam_users) names this user", 0);
+		return;
+	}
 	conn_login_done(c);
 }
 

@@ -322,7 +322,11 @@ int bc_connect(const struct bc_options *o, struct bc_conn **out, char *err,
 			goto out;
 		}
 	}
-	len = hello_build(o->console, "pamkit-" PAMKIT_AUTHD_VERSION, line, sizeof(line));
+	/* the director reads MAJOR.MINOR.PATCH after "version" and refuses
+	   anything else ("UA Hello ... is invalid"); say the protocol level
+	   spoken, as bconsole 25.1.0 does (docs/bareos: accepted by a
+	   Bareos 26 director) */
+	len = hello_build(o->console, BCLIENT_BAREOS_VERSION, line, sizeof(line));
 	if (len < 0) {
 		r = BC_ERR_USAGE;
 		snprintf(err, errlen, "bad console name");

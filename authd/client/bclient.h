@@ -3,6 +3,10 @@
 #ifndef AUTHD_BCLIENT_H
 #define AUTHD_BCLIENT_H
 
+/* The Bareos console protocol level this client speaks, sent in its Hello
+   ("Hello NAME calling version 25.1.0"): TLS-PSK first, PAM (18.2 on). */
+#define BCLIENT_BAREOS_VERSION "25.1.0"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

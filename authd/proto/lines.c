@@ -90,6 +90,17 @@ int hello_parse(const char *line, size_t n, char name[NAME_MAX_LEN + 1])
 	return 0;
 }
 
+bool hello_has_version(const char *line, size_t n)
+{
+	char name[NAME_MAX_LEN + 1];
+	const char *p;
+
+	if (hello_parse(line, n, name))
+		return false;
+	p = memmem(line, n, " calling version ", 17);
+	return p != NULL && p + 17 < line + n && p[17] != '\n';
+}
+
 int hello_build(const char *name, const char *version, char *out,
 		size_t outcap)
 {

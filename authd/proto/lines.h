@@ -15,6 +15,9 @@
 /* "Hello NAME calling[ version ...]\n": name (spaces un-bashed from 0x01),
  * at most NAME_MAX_LEN, printable.  Returns 0 or -1. */
 int hello_parse(const char *line, size_t n, char name[NAME_MAX_LEN + 1]);
+/* A valid Hello with " calling version ..." (Bareos 18.2 and later, the
+   first with PAM), not the bare "... calling" of older consoles. */
+bool hello_has_version(const char *line, size_t n);
 /* Build the console Hello line; returns length or -1. */
 int hello_build(const char *name, const char *version, char *out,
 		size_t outcap);

@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,33 @@
 struct server_arg {
 	tlspsk_lookup_fn lookup;
 	void *arg;
+	/* for names no console has: a key derived from this secret, so an
+	   unknown name fails as a wrong password does (bad MAC), never with
+	   "unknown psk identity" */
+	unsigned char dummy_secret[32];
 };
+
+/* The same made-up key for the same unknown name (as hex, like a real
+   console key), within this process. */
+static int dummy_key(const struct server_arg *sa, const char *name,
+		     char out[MD5_HEX_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (!HMAC(EVP_sha256(), sa->dummy_secret, sizeof(sa->dummy_secret),
+		  (const unsigned char *)name, strlen(name), mac, &len) ||
+	    len < MD5_HEX_LEN / 2)
+		return -1;
+	for (int i = 0; i < MD5_HEX_LEN / 2; i++) {
+		out[2 * i] = hex[mac[i] >> 4];
+		out[2 * i + 1] = hex[mac[i] & 15];
+	}
+	out[MD5_HEX_LEN] = '\0';
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return 0;
+}
 
 struct client_arg {
 	char identity[PSK_IDENTITY_MAX];
@@ -52,15 +80,18 @@ static unsigned int server_cb(SSL *ssl, const char *identity,
 {
 	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
 	struct server_arg *sa = SSL_CTX_get_ex_data(ctx, ex_idx());
-	char name[PSK_IDENTITY_MAX];
+	char name[PSK_IDENTITY_MAX], made_up[MD5_HEX_LEN + 1];
 	const char *key;
 	size_t kl;
 
 	if (!sa || psk_parse_console_identity(identity, name, sizeof(name)))
 		return 0;
 	key = sa->lookup(name, sa->arg);
-	if (!key)
-		return 0;
+	if (!key) {
+		if (dummy_key(sa, name, made_up))
+			return 0;
+		key = made_up;
+	}
 	kl = strlen(key);
 	if (kl > max_psk_len || ssl_idx() < 0)
 		return 0;
@@ -74,6 +105,7 @@ static unsigned int server_cb(SSL *ssl, const char *identity,
 		}
 	}
 	memcpy(psk, key, kl);
+	OPENSSL_cleanse(made_up, sizeof(made_up));
 	return (unsigned int)kl;
 }
 
@@ -123,6 +155,10 @@ static SSL_CTX *base_ctx(const SSL_METHOD *m)
 	 * decrypted records (passwords in 4002 frames and prompt answers) are
 	 * wiped as soon as they are read, not left in freed buffers */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_CLEANSE_PLAINTEXT);
+	/* a peer that closes without close_notify (bconsole, python-bareos
+	   do) is at end of file, not in error: OpenSSL 3 reports it as an
+	   error unless told */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* no dummy ChangeCipherSpec records (TLS 1.3 middlebox mode): one
 	 * record and one write less per flight; peers that send them (bconsole)
 	 * are still accepted.  Key exchange stays psk_dhe_ke (X25519), as an
@@ -162,6 +198,10 @@ SSL_CTX *tlspsk_server_ctx(tlspsk_lookup_fn lookup, void *arg)
 		return NULL;
 	sa->lookup = lookup;
 	sa->arg = arg;
+	if (RAND_bytes(sa->dummy_secret, sizeof(sa->dummy_secret)) != 1) {
+		free(sa);
+		return NULL;
+	}
 	ctx = ctx_with_arg(TLS_server_method(), sa);
 	if (!ctx) {
 		free(sa);
@@ -173,9 +213,14 @@ SSL_CTX *tlspsk_server_ctx(tlspsk_lookup_fn lookup, void *arg)
 
 void tlspsk_server_ctx_free(SSL_CTX *ctx)
 {
+	struct server_arg *sa;
+
 	if (!ctx)
 		return;
-	free(SSL_CTX_get_ex_data(ctx, ex_idx()));
+	sa = SSL_CTX_get_ex_data(ctx, ex_idx());
+	if (sa)
+		OPENSSL_cleanse(sa, sizeof(*sa));
+	free(sa);
 	SSL_CTX_free(ctx);
 }
 

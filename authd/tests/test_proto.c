@@ -184,6 +184,12 @@ static void t_hello(void **st)
 	assert_int_equal(hello_parse("Hello a\x02 calling\n", 17, name), -1);
 	assert_int_equal(hello_parse("Hullo a calling\n", 16, name), -1);
 	assert_int_equal(hello_parse("Hello a calling\nX", 17, name), -1);
+	/* 18.2 and later say their version; older consoles do not */
+	const char *v = "Hello pamcon calling version 26.0.0~pre1298.eda204c31 Version=\"26.0.0\"\n";
+	assert_true(hello_has_version(v, strlen(v)));
+	assert_false(hello_has_version("Hello pamcon calling\n", 21));
+	assert_false(hello_has_version("Hello pamcon calling version \n", 30));
+	assert_false(hello_has_version("Hello pamcon calling versions\n", 30));
 	assert_int_equal(hello_build("pamcon", "26.0.0", line, sizeof(line)), 36);
 	assert_string_equal(line, "Hello pamcon calling version 26.0.0\n");
 }

@@ -66,7 +66,7 @@ def main():
         f"pam_service = bench\npam_confdir = {pamd}\n"
         f"tls = optional\nmax_connections = {3 * n + 100}\n"
         "max_unauth_per_source = 0\npreauth_timeout_ms = 600000\n"
-        "login_timeout_ms = 600000\nfail_delay_ms = 0\n"
+        "login_timeout_ms = 600000\nfail_delay_ms = 0\npam_any_user = yes\n"
         "[console benchcon]\npassword = benchsecret\npam = yes\n"
         "[console pamcon]\npassword = consolesecret\npam = yes\n")
     conf.chmod(0o600)

@@ -71,6 +71,15 @@ def write_pam(confdir, passdb):
         f"auth required {pk} get_user [prompt_off=Password: |wonderland] "
         "check_item=rhost:192.0.2.7\n"
         f"account required {pk}\n")
+    # any user PAM accepts (the User resource decides)
+    svc["bareos-any"] = (f"auth required {SECDIR}/pam_permit.so\n"
+                         f"account required {SECDIR}/pam_permit.so\n")
+    # the fail delay comes from the stack: pam_faildelay 1 s and 3 s, or
+    # none (pam_matrix alone)
+    for name, usec in (("bareos-fd1", 1000000), ("bareos-fd3", 3000000)):
+        svc[name] = (f"auth optional {SECDIR}/pam_faildelay.so delay={usec}\n"
+                     f"auth required {m}\naccount required {m}\n")
+    svc["bareos-fd0"] = f"auth required {m}\naccount required {m}\n"
     for name, text in svc.items():
         (confdir / name).write_text(text.replace("%s", "0"))
     (confdir / "bareos-pkslow").write_text(
@@ -84,7 +93,9 @@ class Daemon:
         confdir.mkdir(exist_ok=True)
         passdb = tmp / "passdb"
         passdb.write_text("alice:wonderland:bareos\nalice:wonderland:bareos-info\n"
-                          "alice:wonderland:bareos-noacct\n")
+                          "alice:wonderland:bareos-noacct\n"
+                          + "".join(f"alice:wonderland:bareos-fd{i}\n"
+                                    for i in (0, 1, 3)))
         write_pam(confdir, passdb)
         opts = {
             "director_name": DIRECTOR,
@@ -99,6 +110,7 @@ class Daemon:
             "fail_delay_ms": "200",
             "step_timeout_ms": "10000",
             "pam_rhost": "yes",   # bareos-pkdirect checks it (default: no)
+            "pam_users": "alice", # the director's User { Name = alice }
         }
         opts.update(over)
         lines = [f"{k} = {v}" for k, v in opts.items()]
@@ -116,6 +128,11 @@ class Daemon:
                   "pam_service = bareos-pkslow",
                   "[console pkrhost]", f"password = {CONSOLE_PW}", "pam = yes",
                   "pam_service = bareos-pkrhost"]
+        # the bench's load generator (authd-loadgen) logs in as benchcon
+        lines += ["[console benchcon]", "password = benchsecret", "pam = yes"]
+        for svc in ("any", "fd0", "fd1", "fd3"):
+            lines += [f"[console {svc}con]", f"password = {CONSOLE_PW}",
+                      "pam = yes", f"pam_service = bareos-{svc}"]
         self.conf = tmp / "authd.conf"
         text = "\n".join(lines) + "\n"
         if raw_conf is not None:    # a whole file of the test's own

@@ -140,8 +140,13 @@ def test_byte_exact_interactive(daemon):
     w.send(b"whoami")
     assert w.recv() == b"alice\n"
     assert w.recv() == EOD
-    w.send(b".api 2")
-    assert w.recv() == b"api mode 2 accepted\n"
+    # the director's API modes are refused, never "accepted" and ignored
+    for mode in (b"2", b"json", b"1"):
+        w.send(b".api " + mode)
+        assert w.recv() == (b"pamkit-authd: .api modes 1, 2 and json are not "
+                            b"supported: this console answers in text (.api 0)\n")
+        assert w.recv() == EOD
+    w.send(b".api 0")
     assert w.recv() == EOD
     w.send_signal(TERMINATE)
     assert w.closed_by_server()
