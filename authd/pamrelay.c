@@ -57,8 +57,12 @@ static void pam_failed(struct conn *c, int rc, const char *what)
    open_session if configured; the first failure stops it. */
 static int start_login_ops(struct conn *c)
 {
+	/* PAM_DISALLOW_NULL_AUTHTOK (the director passes 0): an empty
+	   password never logs a console in, even where the stack says
+	   nullok for local logins */
 	const struct pk_opcall ops[] = {
-		{ PK_OP_AUTHENTICATE, 0 }, { PK_OP_ACCT_MGMT, 0 },
+		{ PK_OP_AUTHENTICATE, PAM_DISALLOW_NULL_AUTHTOK },
+		{ PK_OP_ACCT_MGMT, PAM_DISALLOW_NULL_AUTHTOK },
 		{ PK_OP_OPEN_SESSION, 0 },
 	};
 	int rc;

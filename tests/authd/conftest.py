@@ -60,11 +60,12 @@ def write_pam(confdir, passdb):
     # a direct (4002) login: PAM items as the Bareos director sets them
     # (PAM_RUSER the 4002 user, no PAM_TTY; PAM_RHOST with pam_rhost = yes),
     # then a slow module (the client may be gone by the time it returns)
+    # (and PAM_DISALLOW_NULL_AUTHTOK, which the director does not pass)
     svc["bareos-pkdirect"] = (
         f"auth required {pk} get_user [prompt_off=Password: |wonderland] "
         "check_item=tty: check_item=ruser:alice "
-        "check_item=rhost:127.0.0.1\n"
-        f"account required {pk} delay_ms=%s\n"
+        "check_item=rhost:127.0.0.1 flag=PAM_DISALLOW_NULL_AUTHTOK\n"
+        f"account required {pk} delay_ms=%s flag=PAM_DISALLOW_NULL_AUTHTOK\n"
         f"session required {pk}\n")
     # behind a balancer: PAM_RHOST is the client its PROXY header names
     svc["bareos-pkrhost"] = (

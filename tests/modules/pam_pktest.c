@@ -26,7 +26,7 @@ enum step_kind {
 	S_PROMPT_OFF, S_PROMPT_ON, S_INFO, S_ERROR, S_FLUSH, S_RC, S_FAIL_RC,
 	S_DELAY_MS, S_SET_AUTHTOK, S_AUTHTOK, S_GET_USER, S_USER, S_SET_ITEM,
 	S_CHECK_ITEM, S_SET_ENV, S_UNSET_ENV, S_CHECK_ENV, S_FAIL_DELAY,
-	S_PHASE, S_PRELIM_RC, S_SETCRED, S_LOG,
+	S_PHASE, S_PRELIM_RC, S_SETCRED, S_LOG, S_FLAG,
 };
 
 enum phase { PH_PRELIM = 1, PH_UPDATE = 2, PH_BOTH = 3 };
@@ -46,7 +46,7 @@ static const struct step_name step_names[] = {
 	{ "set_env=", S_SET_ENV }, { "unset_env=", S_UNSET_ENV },
 	{ "check_env=", S_CHECK_ENV }, { "fail_delay=", S_FAIL_DELAY },
 	{ "phase=", S_PHASE }, { "prelim_rc=", S_PRELIM_RC },
-	{ "setcred=", S_SETCRED }, { "log=", S_LOG },
+	{ "setcred=", S_SETCRED }, { "log=", S_LOG }, { "flag=", S_FLAG },
 };
 
 struct item_name {
@@ -76,6 +76,7 @@ struct batch {
 	const char *expect[MAX_BATCH]; /* NULL = any answer */
 	int n;
 	char *last_answer;            /* owned, wiped on free */
+	int flags;                    /* the call's flags (flag=) */
 };
 
 static void wipe_free(char *s)
@@ -153,6 +154,14 @@ found:
 		return parse_long(st->val, 0, 600000, &st->num);
 	case S_FAIL_DELAY:
 		return parse_long(st->val, 0, 0x7fffffffL, &st->num);
+	case S_FLAG:
+		if (!strcmp(st->val, "PAM_SILENT"))
+			st->num = PAM_SILENT;
+		else if (!strcmp(st->val, "PAM_DISALLOW_NULL_AUTHTOK"))
+			st->num = PAM_DISALLOW_NULL_AUTHTOK;
+		else
+			return -1;
+		return 0;
 	case S_SET_ITEM:
 	case S_CHECK_ITEM:
 		return parse_item(st->val, &st->item);
@@ -358,6 +367,8 @@ static int run_step(pam_handle_t *pamh, const struct step *st,
 		return rc;
 	case S_FAIL_DELAY:
 		return pam_fail_delay(pamh, (unsigned int)st->num);
+	case S_FLAG:
+		return (b->flags & (int)st->num) ? PAM_SUCCESS : fail_rc;
 	default:
 		return PAM_SUCCESS;
 	}
@@ -503,7 +514,8 @@ static int record(pam_handle_t *pamh, int flags, const char *group,
  * Parses all steps, then runs them. PASS is 0 for most calls, PASS_SETCRED
  * for setcred, PH_PRELIM or PH_UPDATE for chauthtok.
  */
-static int run(pam_handle_t *pamh, int argc, const char **argv, int pass)
+static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
+	       int pass)
 {
 	struct batch b;
 	struct step *steps = NULL;
@@ -511,6 +523,7 @@ static int run(pam_handle_t *pamh, int argc, const char **argv, int pass)
 	int phase = PH_UPDATE, prelim_rc = -1, setcred_run = 1;
 
 	memset(&b, 0, sizeof(b));
+	b.flags = flags;
 	if (argc < 0 || (argc > 0 && argv == NULL))
 		return PAM_SERVICE_ERR;
 	steps = calloc((size_t)argc + 1, sizeof(*steps));
@@ -583,7 +596,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags,
 	const char *span = log_path(argc, argv);
 
 	trace(pamh, argc, argv, "AUTH");
-	rc = rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, 0);
+	rc = rc != PAM_SUCCESS ? rc : run(pamh, flags, argc, argv, 0);
 	if (span)
 		log_span(span, pamh, "AUTH", t0);
 	return rc;
@@ -603,7 +616,7 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags,
 		what = "refresh";
 	rc = record(pamh, flags, "SETCRED", "PKTEST_SETCRED", what);
 	trace(pamh, argc, argv, "SETCRED");
-	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, PASS_SETCRED);
+	return rc != PAM_SUCCESS ? rc : run(pamh, flags, argc, argv, PASS_SETCRED);
 }
 
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags,
@@ -614,7 +627,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags,
 	const char *span = log_path(argc, argv);
 
 	trace(pamh, argc, argv, "ACCT");
-	rc = rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, 0);
+	rc = rc != PAM_SUCCESS ? rc : run(pamh, flags, argc, argv, 0);
 	if (span)
 		log_span(span, pamh, "ACCT", t0);
 	return rc;
@@ -626,7 +639,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags,
 	int rc = record(pamh, flags, "OPEN_SESSION", "PKTEST_SESSION", "open");
 
 	trace(pamh, argc, argv, "OPEN_SESSION");
-	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, 0);
+	return rc != PAM_SUCCESS ? rc : run(pamh, flags, argc, argv, 0);
 }
 
 PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags,
@@ -635,7 +648,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags,
 	int rc = record(pamh, flags, "CLOSE_SESSION", "PKTEST_SESSION", "closed");
 
 	trace(pamh, argc, argv, "CLOSE_SESSION");
-	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, 0);
+	return rc != PAM_SUCCESS ? rc : run(pamh, flags, argc, argv, 0);
 }
 
 PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags,
@@ -646,5 +659,5 @@ PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags,
 			pass == PH_PRELIM ? "prelim" : "update");
 
 	trace(pamh, argc, argv, "CHAUTHTOK");
-	return rc != PAM_SUCCESS ? rc : run(pamh, argc, argv, pass);
+	return rc != PAM_SUCCESS ? rc : run(pamh, flags, argc, argv, pass);
 }
