@@ -1,5 +1,5 @@
 /* pamkit-console - log in to pamkit-authd (or a Bareos director) as a
- * console, through PAM interactively or directly, run one command.
+ * console, through PAM interactively or directly, run commands.
  * Exit status: see enum bc_result (0 ok, 2 connect, 3 TLS-PSK, 4 console
  * password, 5 PAM, 6 protocol, 7 command). */
 #include "bclient.h"
@@ -15,7 +15,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pamkit-console [options] -n CONSOLE [COMMAND]\n"
+		"usage: pamkit-console [options] -n CONSOLE [COMMAND...]\n"
 		"  -H HOST            server address (127.0.0.1, ::1, ...) or the\n"
 		"                     path of its UNIX socket (/run/...)\n"
 		"  -p PORT            port (9101)\n"
@@ -29,10 +29,14 @@ static void usage(FILE *f)
 		"  -C CAFILE          certificate TLS instead of TLS-PSK: verify the\n"
 		"                     server against CAFILE and the -H name/address\n"
 		"  -t MS              I/O timeout (30000)\n"
+		"  -s                 then run the commands of standard input, one\n"
+		"                     a line (after any PAM answers read there)\n"
 		"  -h, --help         show this help\n"
 		"      --version      show the version\n"
-		"COMMAND defaults to \"whoami\".  Without -u, PAM prompts are asked on\n"
-		"the terminal (echo off for secrets) or read from stdin lines.\n");
+		"Each COMMAND runs in turn in one session, its output passed through\n"
+		"as the server sends it; without COMMAND and -s, \"whoami\".  Without\n"
+		"-u, PAM prompts are asked on the terminal (echo off for secrets) or\n"
+		"read from stdin lines.\n");
 }
 
 /* Read a one-line secret from a file; strips the newline. */
@@ -83,12 +87,29 @@ static int tty_prompt(const char *text, bool echo, char *answer, size_t cap,
 	return 0;
 }
 
+/* One command; its output as the server sent it. */
+static int run_command(struct bc_conn *c, const char *cmd)
+{
+	char *out = NULL;
+	int r = bc_command(c, cmd, &out);
+
+	if (out) {
+		fputs(out, stdout);
+		fflush(stdout);
+	}
+	free(out);
+	if (r)
+		fprintf(stderr, "pamkit-console: %s\n", bc_result_str(r));
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct bc_options o = { .host = "127.0.0.1", .port = "9101", .tls = true };
 	struct bc_conn *c = NULL;
-	const char *cmd = "whoami", *user = NULL, *kfile = NULL, *wfile = NULL;
-	char *cpass = NULL, *ppass = NULL, *outp = NULL, err[256], who[600];
+	const char *user = NULL, *kfile = NULL, *wfile = NULL;
+	bool script = false;
+	char *cpass = NULL, *ppass = NULL, err[256], who[600];
 	int opt, r;
 
 	/* TLS writes go through write(2): a daemon that already closed (after
@@ -99,7 +120,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	while ((opt = getopt_long(argc, argv, "H:p:n:k:u:w:TC:t:h", longopts,
+	while ((opt = getopt_long(argc, argv, "H:p:n:k:u:w:TC:t:sh", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'V': printf("pamkit-console %s\n", PAMKIT_AUTHD_VERSION); return 0;
@@ -112,13 +133,12 @@ int main(int argc, char **argv)
 		case 'T': o.tls = false; break;
 		case 'C': o.ca_file = optarg; break;
 		case 't': o.timeout_ms = atoi(optarg); break;
+		case 's': script = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return BC_ERR_USAGE;
 		}
 	}
-	if (optind < argc)
-		cmd = argv[optind++];
-	if (optind != argc || !o.console) {
+	if (!o.console) {
 		usage(stderr);
 		return BC_ERR_USAGE;
 	}
@@ -164,14 +184,21 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fprintf(stderr, "pamkit-console: logged in as %s\n", who);
-	r = bc_command(c, cmd, &outp);
-	if (outp)
-		fputs(outp, stdout);
-	if (r)
-		fprintf(stderr, "pamkit-console: %s\n", bc_result_str(r));
+	if (optind == argc && !script)
+		r = run_command(c, "whoami");
+	for (int i = optind; i < argc && !r; i++)
+		r = run_command(c, argv[i]);
+	if (script && !r) {
+		char line[4096];
+
+		while (!r && fgets(line, sizeof(line), stdin)) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (line[0])
+				r = run_command(c, line);
+		}
+	}
 out:
 	bc_close(c);
-	free(outp);
 	if (cpass) {
 		explicit_bzero(cpass, strlen(cpass));
 		free(cpass);

@@ -262,3 +262,33 @@ def test_logout_without_close_notify_is_no_error(make_daemon):
     # the daemon holds none of them any more
     with socket.create_connection(("127.0.0.1", d.port)):
         pass
+
+
+# ---- pamkit-console: several commands in one session -------------------------
+
+def test_console_runs_several_commands(daemon):
+    r = daemon.console("-u", "alice", "whoami", "version", "whoami",
+                       env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "alice" and lines[2] == "alice", r.stdout
+    assert lines[1].startswith("pamkit-test-dir Version: 0.1.0 (pamkit test)")
+    # -s: the PAM answers, then one command a line
+    r = daemon.console("-s", stdin="alice\nwonderland\nwhoami\n\nversion\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "alice"
+    assert r.stdout.splitlines()[1].startswith("pamkit-test-dir Version:")
+    # the server's answer to a command it refuses is output like any other
+    r = daemon.console("-u", "alice", "whoami", "frobnicate", "whoami",
+                       env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == lines[2] == "alice", r.stdout
+    assert lines[1].startswith('pamkit-authd: command "frobnicate" is not '
+                               'supported'), r.stdout
+
+
+def test_console_hello_says_a_numeric_version(daemon):
+    daemon.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
+    # the daemon would have refused PAM to a console without a version
+    assert wait_log(daemon, "login: console=pamcon user=alice")
