@@ -88,7 +88,9 @@ def main():
     (pamd / ba.SERVICE).write_text(
         f"auth required {pk} get_user [prompt_off=Password: |wonderland] "
         f"delay_ms={DELAY_MS}\n"
-        f"account required {ba.SECDIR}/pam_permit.so\n")
+        f"account required {ba.SECDIR}/pam_permit.so\n"
+        # an older daemon always opened a session
+        f"session required {ba.SECDIR}/pam_permit.so\n")
     daemons = [("this build", ba.DAEMON)]
     if before:
         daemons.append((f"before ({before.parents[1]})", before))
