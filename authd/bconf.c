@@ -134,6 +134,9 @@ static const char *const director_ignored[] = {
 	"enablejobmanager", "maximumconnections", "verid", "reloadcheck",
 };
 static const char *const console_ignored[] = {
+	/* bconsole.conf's Console resource */
+	"director", "heartbeatinterval", "historyfile", "historylength",
+	"rcfile", "font",
 	"description", "profile", "profiles", "jobacl", "clientacl",
 	"storageacl", "scheduleacl", "poolacl", "commandacl", "filesetacl",
 	"catalogacl", "whereacl", "pluginoptionsacl", "usernameacl",
@@ -287,7 +290,8 @@ static int director_item(struct parser *ps, const char *k, const char *v)
 			return -1;
 		return conf_global_key(c, "listen_port", v);
 	}
-	if (!strcmp(k, "diraddress"))
+	/* bconsole.conf names the director's address "Address" */
+	if (!strcmp(k, "diraddress") || !strcmp(k, "address"))
 		return set_str(&c->listen_address, v);
 	if (!strcmp(k, "maximumconsoleconnections"))
 		return conf_global_key(c, "max_connections", v);
@@ -509,8 +513,9 @@ static int include(struct parser *ps, const char *pattern)
 		return err_at(ps, "cannot expand \"@%s\"", pattern);
 	}
 	for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
-		char *text = conf_read_checked(g.gl_pathv[i], ps->x.err,
-					       ps->x.errlen);
+		char *text = conf_read_checked(g.gl_pathv[i],
+					       ps->c->read_forbid_mode,
+					       ps->x.err, ps->x.errlen);
 
 		if (!text) {
 			rc = -1;

@@ -332,7 +332,8 @@ int conf_defaults(struct authd_conf *c)
 
 /* The whole file, or NULL with err set.  It holds console passwords: as
    sshd with its host keys, a file others may read or change is refused. */
-char *conf_read_checked(const char *path, char *err, size_t errlen)
+char *conf_read_checked(const char *path, unsigned forbid, char *err,
+			size_t errlen)
 {
 	struct stat st;
 	char *text = NULL;
@@ -347,7 +348,8 @@ char *conf_read_checked(const char *path, char *err, size_t errlen)
 		seterr(err, errlen, path, 0, "%s", strerror(errno));
 		goto out;
 	}
-	if ((st.st_mode & 077) || (st.st_uid != 0 && st.st_uid != geteuid())) {
+	if ((st.st_mode & forbid) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid())) {
 		seterr(err, errlen, path, 0, "holds console passwords but is "
 		       "accessible by others (mode %03o, owner %u): chmod 600 "
 		       "and chown to root or the daemon's user",
@@ -475,7 +477,8 @@ struct console_conf *conf_add_console(struct authd_conf *c, const char *name,
 	return cc;
 }
 
-int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
+static int load(const char *path, struct authd_conf *c, unsigned forbid,
+		char *err, size_t errlen)
 {
 	char *text = NULL;
 	int rc = -1;
@@ -484,7 +487,8 @@ int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
 		seterr(err, errlen, path, 0, "out of memory");
 		goto out;
 	}
-	if (!(text = conf_read_checked(path, err, errlen)))
+	c->read_forbid_mode = forbid;
+	if (!(text = conf_read_checked(path, forbid, err, errlen)))
 		goto out;
 	/* Bareos resources ("Director {", "Console {") or our key lines */
 	if (bconf_is_bareos(text) ? bconf_parse(path, text, c, err, errlen, 0)
@@ -510,6 +514,17 @@ out:
 	if (rc)
 		conf_free(c);
 	return rc;
+}
+
+int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen)
+{
+	return load(path, c, 077, err, errlen);
+}
+
+int conf_load_client(const char *path, struct authd_conf *c, char *err,
+		     size_t errlen)
+{
+	return load(path, c, 027, err, errlen);
 }
 
 void conf_free(struct authd_conf *c)

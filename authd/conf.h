@@ -56,6 +56,8 @@ struct authd_conf {
 	char *pam_users[CONF_MAX_USERS];
 	size_t npam_users;
 	bool pam_any_user;
+	/* loading: mode bits a file (and its @includes) must not have */
+	unsigned int read_forbid_mode;
 	struct console_conf consoles[CONF_MAX_CONSOLES];
 	size_t nconsoles;
 };
@@ -64,6 +66,11 @@ struct authd_conf {
  * writes "path:line: reason" into err. */
 int conf_load(const char *path, struct authd_conf *c, char *err, size_t errlen);
 void conf_free(struct authd_conf *c);
+/* A console's view (pamkit-console -c bconsole.conf): the same parser;
+   the file may be group-readable (root:bareos 0640, as Bareos ships it),
+   not world-readable nor writable by others. */
+int conf_load_client(const char *path, struct authd_conf *c, char *err,
+		     size_t errlen);
 const struct console_conf *conf_console(const struct authd_conf *c,
 					const char *name);
 /* May this PAM user log in (a User resource, pam_users, pam_any_user)? */

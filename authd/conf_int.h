@@ -21,9 +21,11 @@ int conf_password_key(const char *v, char **key);
 struct console_conf *conf_add_console(struct authd_conf *c, const char *name,
 				      const char *path, unsigned ln,
 				      char *err, size_t errlen);
-/* The file's text (NUL-terminated; wipe and free it), refused when others
-   may read or change it, or larger than CONF_FILE_MAX. */
-char *conf_read_checked(const char *path, char *err, size_t errlen);
+/* The file's text (NUL-terminated; wipe and free it), refused when its
+   mode has a bit of forbid (077 for the daemon: others may not read or
+   change it), or larger than CONF_FILE_MAX. */
+char *conf_read_checked(const char *path, unsigned forbid, char *err,
+			size_t errlen);
 
 /* bconf.c */
 bool bconf_is_bareos(const char *text);

@@ -284,12 +284,17 @@ int bc_connect(const struct bc_options *o, struct bc_conn **out, char *err,
 
 	*out = NULL;
 	snprintf(err, errlen, "%s", "");
-	if (!o->console || !o->password) {
+	if (!o->console || (!o->password && !o->key_hex)) {
 		snprintf(err, errlen, "console name and password are required");
 		return BC_ERR_USAGE;
 	}
-	if (md5_hex(o->password, strlen(o->password), key))
+	if (o->key_hex) {
+		if (strlen(o->key_hex) != MD5_HEX_LEN)
+			goto out;
+		memcpy(key, o->key_hex, MD5_HEX_LEN + 1);
+	} else if (md5_hex(o->password, strlen(o->password), key)) {
 		goto out;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto out;

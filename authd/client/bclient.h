@@ -32,7 +32,8 @@ struct bc_options {
 	const char *host;	/* 127.0.0.1, ::1, or "/path" of a UNIX socket */
 	const char *port;	/* 9101 */
 	const char *console;	/* named console */
-	const char *password;	/* console password */
+	const char *password;	/* console password, or: */
+	const char *key_hex;	/* its MD5 hex (as bconsole.conf's "[md5]") */
 	bool tls;		/* TLS-PSK (default in the CLI) */
 	int timeout_ms;		/* per read/write; 0: 30000 */
 	/* Optional: an SSL_CTX from tlspsk_client_ctx() for this console and

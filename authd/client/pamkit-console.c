@@ -3,6 +3,7 @@
  * Exit status: see enum bc_result (0 ok, 2 connect, 3 TLS-PSK, 4 console
  * password, 5 PAM, 6 protocol, 7 command). */
 #include "bclient.h"
+#include "conf.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +17,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pamkit-console [options] -n CONSOLE [COMMAND...]\n"
+		"  -c FILE            bconsole's configuration (Director and Console\n"
+		"                     resources): address, port, console and key\n"
 		"  -H HOST            server address (127.0.0.1, ::1, ...) or the\n"
 		"                     path of its UNIX socket (/run/...)\n"
 		"  -p PORT            port (9101)\n"
@@ -87,6 +90,67 @@ static int tty_prompt(const char *text, bool echo, char *answer, size_t cap,
 	return 0;
 }
 
+/*
+ * -c bconsole.conf: the Director's Address, DirPort and Password (the
+ * default console), the Console resources (name, password); read with
+ * the daemon's parser.  What -H, -p, -n give wins; the console is -n's,
+ * else the file's first Console, else the default console.  Strings are
+ * copied into *keep (freed by the caller).
+ */
+static int from_config(const char *path, struct bc_options *o,
+		       bool host_set, bool port_set, bool need_key,
+		       char *keep[4])
+{
+	struct authd_conf cf;
+	const struct console_conf *cc;
+	char err[512], *comma;
+
+	if (conf_load_client(path, &cf, err, sizeof(err))) {
+		fprintf(stderr, "pamkit-console: %s\n", err);
+		return -1;
+	}
+	if (o->console) {
+		cc = conf_console(&cf, o->console);
+	} else {
+		/* as bconsole: a Console resource if there is one, else the
+		   default console with the Director's password */
+		cc = conf_console(&cf, DEFAULT_CONSOLE);
+		for (size_t i = 0; i < cf.nconsoles; i++) {
+			if (strcmp(cf.consoles[i].name, DEFAULT_CONSOLE)) {
+				cc = &cf.consoles[i];
+				break;
+			}
+		}
+	}
+	if ((!cc || !cc->key) && need_key) {
+		fprintf(stderr, "pamkit-console: %s: no console %s%s%s with a "
+			"password\n", path, o->console ? "\"" : "",
+			o->console ? o->console : "", o->console ? "\"" : "");
+		conf_free(&cf);
+		return -1;
+	}
+	keep[0] = strdup(cf.listen_address);
+	keep[1] = strdup(cf.listen_port);
+	if (cc && cc->key) {
+		keep[2] = strdup(cc->name);
+		keep[3] = strdup(cc->key);
+	}
+	conf_free(&cf);
+	if (!keep[0] || !keep[1] || (cc && cc->key && (!keep[2] || !keep[3])))
+		return -1;
+	if ((comma = strchr(keep[0], ',')))	/* DirAddresses: the first */
+		*comma = '\0';
+	if (!host_set)
+		o->host = keep[0];
+	if (!port_set)
+		o->port = keep[1];
+	if (keep[2]) {
+		o->console = keep[2];
+		o->key_hex = keep[3];
+	}
+	return 0;
+}
+
 /* One command; its output as the server sent it. */
 static int run_command(struct bc_conn *c, const char *cmd)
 {
@@ -107,8 +171,9 @@ int main(int argc, char **argv)
 {
 	struct bc_options o = { .host = "127.0.0.1", .port = "9101", .tls = true };
 	struct bc_conn *c = NULL;
-	const char *user = NULL, *kfile = NULL, *wfile = NULL;
-	bool script = false;
+	const char *user = NULL, *kfile = NULL, *wfile = NULL, *cfile = NULL;
+	char *keep[4] = { NULL, NULL, NULL, NULL };
+	bool script = false, host_set = false, port_set = false;
 	char *cpass = NULL, *ppass = NULL, err[256], who[600];
 	int opt, r;
 
@@ -120,12 +185,13 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	while ((opt = getopt_long(argc, argv, "H:p:n:k:u:w:TC:t:sh", longopts,
+	while ((opt = getopt_long(argc, argv, "c:H:p:n:k:u:w:TC:t:sh", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'V': printf("pamkit-console %s\n", PAMKIT_AUTHD_VERSION); return 0;
-		case 'H': o.host = optarg; break;
-		case 'p': o.port = optarg; break;
+		case 'c': cfile = optarg; break;
+		case 'H': o.host = optarg; host_set = true; break;
+		case 'p': o.port = optarg; port_set = true; break;
 		case 'n': o.console = optarg; break;
 		case 'k': kfile = optarg; break;
 		case 'u': user = optarg; break;
@@ -138,18 +204,25 @@ int main(int argc, char **argv)
 		default: usage(stderr); return BC_ERR_USAGE;
 		}
 	}
+	if (cfile && from_config(cfile, &o, host_set, port_set, !kfile, keep)) {
+		r = BC_ERR_USAGE;
+		goto out;
+	}
 	if (!o.console) {
 		usage(stderr);
-		return BC_ERR_USAGE;
+		r = BC_ERR_USAGE;
+		goto out;
 	}
-	if (kfile)
+	if (kfile) {
+		o.key_hex = NULL;	/* -k wins over the file's password */
 		cpass = read_secret_file(kfile);
-	else if (getenv("PAMKIT_CONSOLE_PASSWORD"))
+	} else if (!o.key_hex && getenv("PAMKIT_CONSOLE_PASSWORD"))
 		cpass = strdup(getenv("PAMKIT_CONSOLE_PASSWORD"));
-	if (!cpass) {
-		fprintf(stderr, "pamkit-console: no console password (-k FILE or "
-				"$PAMKIT_CONSOLE_PASSWORD)\n");
-		return BC_ERR_USAGE;
+	if (!cpass && !o.key_hex) {
+		fprintf(stderr, "pamkit-console: no console password (-k FILE, "
+				"$PAMKIT_CONSOLE_PASSWORD or -c FILE)\n");
+		r = BC_ERR_USAGE;
+		goto out;
 	}
 	if (user) {
 		if (wfile)
@@ -199,6 +272,11 @@ int main(int argc, char **argv)
 	}
 out:
 	bc_close(c);
+	for (int i = 0; i < 4; i++) {
+		if (keep[i])
+			explicit_bzero(keep[i], strlen(keep[i]));
+		free(keep[i]);
+	}
 	if (cpass) {
 		explicit_bzero(cpass, strlen(cpass));
 		free(cpass);

@@ -293,3 +293,43 @@ def test_console_hello_says_a_numeric_version(daemon):
     daemon.console("-u", "alice", env={"PAMKIT_PAM_PASSWORD": "wonderland"})
     # the daemon would have refused PAM to a console without a version
     assert wait_log(daemon, "login: console=pamcon user=alice")
+
+
+# ---- pamkit-console -c bconsole.conf ---------------------------------------
+
+def test_console_reads_bconsole_conf(daemon, tmp_path):
+    import os
+    conf = tmp_path / "bconsole.conf"
+    key = hashlib.md5(CONSOLE_PW.encode()).hexdigest()
+    conf.write_text(f"""# as bconsole reads it
+Director {{
+  Name = pamkit-test-dir
+  DIRport = {daemon.port}
+  address = 127.0.0.1
+  Password = "not-the-default-console's"
+}}
+Console {{
+  Name = pamcon
+  Password = "[md5]{key}"
+  Director = pamkit-test-dir
+  Heartbeat Interval = 60
+}}
+""")
+    conf.chmod(0o640)               # root:bareos 0640, as Bareos ships it
+    env = dict(os.environ, PAMKIT_PAM_PASSWORD="wonderland")
+    env.pop("PAMKIT_CONSOLE_PASSWORD", None)
+    console = str(BUILD / "authd" / "client" / "pamkit-console")
+    r = subprocess.run([console, "-c", str(conf), "-u", "alice", "whoami"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "alice\n"
+    assert "login: console=pamcon user=alice" in daemon.logtext()
+    # a console the file does not have
+    r = subprocess.run([console, "-c", str(conf), "-n", "ghost", "-u", "alice"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 1 and 'no console "ghost"' in r.stderr
+    # a file everybody may read holds the password in the clear: refused
+    conf.chmod(0o644)
+    r = subprocess.run([console, "-c", str(conf), "-u", "alice"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 1 and "accessible by others" in r.stderr
