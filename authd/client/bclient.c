@@ -281,6 +281,7 @@ int bc_connect(const struct bc_options *o, struct bc_conn **out, char *err,
 	int32_t sig;
 	int ssl, r = BC_ERR_INTERNAL, len;
 	bool compat;
+	char own[NAME_MAX_LEN + 16];
 
 	*out = NULL;
 	snprintf(err, errlen, "%s", "");
@@ -359,7 +360,13 @@ int bc_connect(const struct bc_options *o, struct bc_conn **out, char *err,
 		goto out;
 	}
 	/* we challenge the director */
-	if (cram_make_challenge("R_CONSOLE::pamkit-console", chal, sizeof(chal)) ||
+	/* as bconsole: our own name in the challenge is the console's
+	   (<R.T@R_CONSOLE::pamcon>), spaces bashed like the Hello's */
+	snprintf(own, sizeof(own), "R_CONSOLE::%s", o->console);
+	for (char *p = own; *p; p++)
+		if (*p == ' ')
+			*p = '\x01';
+	if (cram_make_challenge(own, chal, sizeof(chal)) ||
 	    (len = cram_challenge_line(chal, o->tls ? 2 : 0, line, sizeof(line))) < 0)
 		goto out;
 	if ((r = bc_send(c, line, (size_t)len)) || (r = bc_recv(c, &d, &n, &sig)))
