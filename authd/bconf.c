@@ -342,6 +342,37 @@ static bool bareos_name(const char *s)
 
 static int include(struct parser *ps, const char *pattern);
 
+/*
+ * Bareos reads times and sizes as the rest of the line ("Heartbeat
+ * Interval = 1 min"): unquoted words that follow a value on its line
+ * belong to it, unless they end in '=' (then they are the next directive's
+ * name, "Maximum Concurrent Jobs = 10 Dir Port = 9101").  A Name stays one
+ * word, as in Bareos.
+ */
+static void more_words(struct lex *x, char *v, size_t cap)
+{
+	struct lex look = *x;
+	char words[TOKEN_MAX + 1] = "";
+	unsigned ln = x->ln;
+	size_t n = 0;
+	enum tok t;
+
+	while ((t = next(&look)) == T_WORD && look.ln == ln) {
+		if (strlen(words) + strlen(look.buf) + 2 > sizeof(words))
+			return;
+		if (n++)
+			strcat(words, " ");
+		strcat(words, look.buf);
+	}
+	if (!n || (t == T_EQ && look.ln == ln) ||
+	    strlen(v) + strlen(words) + 2 > cap)
+		return;
+	for (size_t i = 0; i < n; i++)
+		next(x);		/* the same words again */
+	strcat(v, " ");
+	strcat(v, words);
+}
+
 /* One resource, its name read; the '{' next. */
 static int resource(struct parser *ps, const char *rtype)
 {
@@ -410,6 +441,8 @@ static int resource(struct parser *ps, const char *rtype)
 		}
 		snprintf(v, sizeof(v), "%s", ps->x.buf);
 		explicit_bzero(ps->x.buf, sizeof(ps->x.buf));
+		if (t == T_WORD && strcmp(k, "name"))	/* a name is one word */
+			more_words(&ps->x, v, sizeof(v));
 		if (user) {
 			/* its Name is all that matters here; Profile,
 			   Description and the like are the director's */

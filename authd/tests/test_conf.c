@@ -255,6 +255,43 @@ static void t_bareos_include(void **st)
 	rmdir(dir);
 }
 
+static void t_bareos_lines(void **st)
+{
+	struct authd_conf c;
+	char err[256];
+
+	(void)st;
+	/* values that run to the end of the line, as Bareos reads them, and
+	   a directive after a value on the same line */
+	write_conf("Director {\n"
+		   "  Name = bareos-dir\n"
+		   "  Heartbeat Interval = 1 min\n"
+		   "  Description = the director of the backups\n"
+		   "  Maximum Concurrent Jobs = 10 Dir Port = 9292\n"
+		   "  Statistics Retention = 5 years # a comment\n"
+		   "  Password = \"x\"\n"
+		   "}\n"
+		   "Console { Name = op; Password = \"y\"\n"
+		   "  Description = web operators\n"
+		   "  Heartbeat Interval = 30 s }\n"
+		   "User { Name = alice; Description = the admin }\n"
+		   "User {\n  Name = bob\n}\n");
+	assert_int_equal(conf_load(path, &c, err, sizeof(err)), 0);
+	unlink(path);
+	assert_string_equal(c.director_name, "bareos-dir");
+	assert_string_equal(c.listen_port, "9292");
+	assert_non_null(conf_console(&c, "op"));
+	assert_int_equal(c.npam_users, 2);
+	assert_true(conf_pam_user_allowed(&c, "alice"));
+	assert_true(conf_pam_user_allowed(&c, "bob"));
+	assert_false(conf_pam_user_allowed(&c, "carol"));
+	conf_free(&c);
+	/* the words after a name are still an error where Bareos has one */
+	write_conf("Director {\n  Name = bareos dir\n  Password = \"x\"\n}\n");
+	assert_int_equal(conf_load(path, &c, err, sizeof(err)), -1);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +300,7 @@ int main(void)
 		cmocka_unit_test(t_bad),
 		cmocka_unit_test(t_bareos),
 		cmocka_unit_test(t_bareos_include),
+		cmocka_unit_test(t_bareos_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

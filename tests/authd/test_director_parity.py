@@ -312,7 +312,7 @@ Console {{
   Name = pamcon
   Password = "[md5]{key}"
   Director = pamkit-test-dir
-  Heartbeat Interval = 60
+  Heartbeat Interval = 1 min
 }}
 """)
     conf.chmod(0o640)               # root:bareos 0640, as Bareos ships it
