@@ -543,7 +543,10 @@ int bc_command(struct bc_conn *c, const char *cmd, char **out)
 	}
 	if (!*out)
 		*out = strdup("");
-	if (*out && strstr(*out, "is not supported"))
+	/* a refused command: pamkit-authd's words, and the director's
+	   ("frobnicate: is an invalid command.") */
+	if (*out && (strstr(*out, "is not supported") ||
+		     strstr(*out, ": is an invalid command.")))
 		return BC_ERR_COMMAND;
 	return *out ? BC_OK : BC_ERR_INTERNAL;
 }

@@ -67,10 +67,13 @@ def read_frame(conn):
     return n if n < 0 else exact(n)
 
 
-def replay(name, args, env):
+def replay(name, args, env, edit=None):
     """Run pamkit-console against the replayed director; returns
-    (the console's result, mismatches)."""
+    (the console's result, mismatches).  edit(frames) may change the
+    script first."""
     script = frames(name)
+    if edit:
+        script = edit(script)
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
@@ -158,3 +161,18 @@ def test_interactive_pam_login_as_bconsole_25(console_env):
     assert r.returncode == 0, r.stderr
     assert r.stdout == "alice\nYou have messages.\n"
     assert "login: " in r.stderr and "Password: " in r.stderr
+
+
+def test_a_command_the_director_refuses(console_env):
+    """The director's words for an unknown command end the run with the
+    command status (7), its text printed."""
+    def frobnicate(script):
+        return [(who, b"frobnicate" if data == b"whoami" else
+                 b"frobnicate: is an invalid command.\n" if data == b"alice\n"
+                 else data) for who, data in script]
+    r, problems = replay("pam-direct.txt", ["-n", "pamcon", "-u", "alice",
+                                            "frobnicate"], console_env,
+                         edit=frobnicate)
+    assert not problems, problems
+    assert r.returncode == 7, r.stderr
+    assert r.stdout == "frobnicate: is an invalid command.\n"
