@@ -181,39 +181,46 @@ bool conf_pam_user_allowed(const struct authd_conf *c, const char *user)
 	return false;
 }
 
-/* Local only: a UNIX socket path, or a loopback address and port
-   ("127.0.0.1:9188", "[::1]:9188"). */
-static int check_statistics_listen(const char *v)
+int conf_split_hostport(const char *v, char host[64], char port[8])
 {
-	char host[64];
-	const char *colon;
+	const char *colon, *h = v;
 	size_t hl;
-	unsigned int port;
-	struct in_addr a4;
-	struct in6_addr a6;
+	unsigned int p;
 
-	if (v[0] == '/')
-		return strlen(v) < 108 ? 0 : -1;	/* sun_path */
 	if (v[0] == '[') {
 		const char *e = strchr(v, ']');
 
 		if (!e || e[1] != ':')
 			return -1;
-		hl = (size_t)(e - v - 1);
-		if (hl >= sizeof(host))
-			return -1;
-		memcpy(host, v + 1, hl);
-		host[hl] = '\0';
+		h = v + 1;
+		hl = (size_t)(e - h);
 		colon = e + 1;
 	} else {
 		colon = strrchr(v, ':');
-		if (!colon || (size_t)(colon - v) >= sizeof(host))
+		if (!colon)
 			return -1;
 		hl = (size_t)(colon - v);
-		memcpy(host, v, hl);
-		host[hl] = '\0';
 	}
-	if (parse_uint(colon + 1, 65535, &port))	/* 0: any free port */
+	if (hl == 0 || hl >= 64 || strlen(colon + 1) >= 8 ||
+	    parse_uint(colon + 1, 65535, &p))	/* 0: any free port */
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+/* Local only: a UNIX socket path, or a loopback address and port
+   ("127.0.0.1:9188", "[::1]:9188"). */
+static int check_statistics_listen(const char *v)
+{
+	char host[64], port[8];
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (v[0] == '/')
+		return strlen(v) < 108 ? 0 : -1;	/* sun_path */
+	if (conf_split_hostport(v, host, port))
 		return -1;
 	if (inet_pton(AF_INET, host, &a4) == 1)
 		return (ntohl(a4.s_addr) >> 24) == 127 ? 0 : -1;

@@ -73,6 +73,9 @@ int conf_load_client(const char *path, struct authd_conf *c, char *err,
 		     size_t errlen);
 const struct console_conf *conf_console(const struct authd_conf *c,
 					const char *name);
+/* "127.0.0.1:9188" or "[::1]:9188" into host and port (a number, 0
+   allowed); -1 when it is neither. */
+int conf_split_hostport(const char *v, char host[64], char port[8]);
 /* May this PAM user log in (a User resource, pam_users, pam_any_user)? */
 bool conf_pam_user_allowed(const struct authd_conf *c, const char *user);
 /* Add one allowed PAM user; -1 when too many or out of memory. */

@@ -20,8 +20,8 @@ static void append(char *desc, size_t len, const char *fmt, const char *a,
 		snprintf(desc + used, len - used, fmt, used ? ", " : "", a, b);
 }
 
-static int tcp_listener(const char *addr, const char *port, char *bound_port,
-			size_t bplen, char *desc, size_t desclen)
+int listen_tcp(const char *addr, const char *port, char *bound_port,
+	       size_t bplen, char *desc, size_t desclen)
 {
 	struct addrinfo hints = { 0 }, *ai = NULL;
 	struct sockaddr_storage ss;
@@ -59,7 +59,7 @@ static int tcp_listener(const char *addr, const char *port, char *bound_port,
 	return fd;
 }
 
-static int unix_listener(const char *path, char *desc, size_t desclen)
+int listen_unix(const char *path, char *desc, size_t desclen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -108,7 +108,7 @@ int listen_open(const struct authd_conf *cf, struct listener *l, size_t max,
 			fprintf(stderr, "pamkit-authd: too many listen addresses\n");
 			goto fail;
 		}
-		fd = tcp_listener(a, port, port, sizeof(port), desc, desclen);
+		fd = listen_tcp(a, port, port, sizeof(port), desc, desclen);
 		if (fd < 0)
 			goto fail;
 		l[n].w.kind = WATCH_LISTEN;
@@ -117,7 +117,7 @@ int listen_open(const struct authd_conf *cf, struct listener *l, size_t max,
 		n++;
 	}
 	if (cf->listen_unix) {
-		int fd = unix_listener(cf->listen_unix, desc, desclen);
+		int fd = listen_unix(cf->listen_unix, desc, desclen);
 
 		if (fd < 0)
 			goto fail;

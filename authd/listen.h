@@ -24,5 +24,12 @@ struct listener {
 int listen_open(const struct authd_conf *cf, struct listener *l, size_t max,
 		char *desc, size_t desclen);
 void listen_close(const struct authd_conf *cf, struct listener *l, size_t n);
+/* One listening socket (non-blocking), described in desc ("HOST port N",
+   "unix PATH"); -1 with a message on stderr.  listen_tcp writes the port
+   it got into bound_port (port "0": any free one).  A stale UNIX socket
+   is replaced, any other file there is not. */
+int listen_tcp(const char *addr, const char *port, char *bound_port,
+	       size_t bplen, char *desc, size_t desclen);
+int listen_unix(const char *path, char *desc, size_t desclen);
 
 #endif

@@ -6,19 +6,16 @@
  * STATS_CLIENTS_MAX scrapers at once; one more pushes out the oldest, so
  * an idle client cannot hold the endpoint. */
 #include "conn.h"
+#include "listen.h"
 #include "stats.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define STATS_REQ_MAX 2048
@@ -211,74 +208,18 @@ size_t stats_render(struct authd *d, char *buf, size_t n)
 
 int stats_listen(const char *spec, char *desc, size_t desclen)
 {
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sl;
-	int fd, one = 1;
+	char host[64], port[8], bound[8];
 
-	if (spec[0] == '/') {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-		struct stat st;
-
-		sun->sun_family = AF_UNIX;
-		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", spec);
-		sl = sizeof(*sun);
-		if (lstat(spec, &st) == 0) {
-			if (!S_ISSOCK(st.st_mode)) {
-				fprintf(stderr, "pamkit-authd: %s exists and is not a socket\n",
-					spec);
-				return -1;
-			}
-			unlink(spec);
-		}
-	} else {
-		char host[64], port[8];
-		const char *colon = strrchr(spec, ':');
-		struct addrinfo hints = { 0 }, *ai = NULL;
-		size_t hl = (size_t)(colon - spec);
-
-		/* conf.c checked the form: loopback address, port */
-		if (spec[0] == '[') {
-			spec++;
-			hl -= 2;
-		}
-		snprintf(host, sizeof(host), "%.*s", (int)hl, spec);
-		snprintf(port, sizeof(port), "%s", colon + 1);
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-		if (getaddrinfo(host, port, &hints, &ai)) {
-			fprintf(stderr, "pamkit-authd: statistics_listen %s: bad address\n",
-				spec);
-			return -1;
-		}
-		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-		sl = ai->ai_addrlen;
-		freeaddrinfo(ai);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 ||
-	    (ss.ss_family != AF_UNIX &&
-	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
-	    bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 16)) {
-		fprintf(stderr, "pamkit-authd: cannot listen on %s: %s\n", spec,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	desc[0] = '\0';
+	if (spec[0] == '/')
+		return listen_unix(spec, desc, desclen);
+	/* conf.c checked the form: a loopback address and a port */
+	if (conf_split_hostport(spec, host, port)) {
+		fprintf(stderr, "pamkit-authd: statistics_listen %s: bad address\n",
+			spec);
 		return -1;
 	}
-	if (ss.ss_family == AF_UNIX) {
-		snprintf(desc, desclen, "unix %s", spec);
-	} else {
-		char h[NI_MAXHOST], p[NI_MAXSERV];
-
-		sl = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) ||
-		    getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), p,
-				sizeof(p), NI_NUMERICHOST | NI_NUMERICSERV))
-			snprintf(desc, desclen, "%s", spec);
-		else
-			snprintf(desc, desclen, "%s port %s", h, p);
-	}
-	return fd;
+	return listen_tcp(host, port, bound, sizeof(bound), desc, desclen);
 }
 
 void stats_close_listener(const char *spec, int fd)
