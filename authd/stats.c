@@ -116,34 +116,34 @@ static void head(struct text *t, const char *name, const char *type,
 	    name, help, name, type);
 }
 
-static const char *state_group(enum conn_state s)
+enum { G_PROXY, G_PREAUTH, G_PAM, G_CONSOLE, G_CLOSING, G_COUNT };
+static const char *const group_names[G_COUNT] = {
+	"proxy_header", "preauth", "pam", "console", "closing",
+};
+
+static int state_group(enum conn_state s)
 {
 	switch (s) {
-	case CS_PROXY: return "proxy_header";
+	case CS_PROXY: return G_PROXY;
 	case CS_DETECT: case CS_TLS_HANDSHAKE: case CS_HELLO:
 	case CS_CRAM_RESP: case CS_CRAM_CHAL: case CS_CRAM_OK:
-		return "preauth";
+		return G_PREAUTH;
 	case CS_PAM_MODE: case CS_PAM_RUN: case CS_PAM_PROMPT:
-		return "pam";
-	case CS_CONSOLE: return "console";
-	default: return "closing";
+		return G_PAM;
+	case CS_CONSOLE: return G_CONSOLE;
+	default: return G_CLOSING;
 	}
 }
 
 size_t stats_render(struct authd *d, char *buf, size_t n)
 {
-	static const char *const groups[] = {
-		"proxy_header", "preauth", "pam", "console", "closing",
-	};
 	const struct stats *s = &d->stats;
 	struct text t = { buf, n, 0, false };
-	size_t by_group[5] = { 0 };
+	size_t by_group[G_COUNT] = { 0 };
 	struct pk_pool_stats ps;
 
 	for (const struct conn *c = d->conns; c; c = c->next)
-		for (size_t g = 0; g < 5; g++)
-			if (!strcmp(state_group(c->state), groups[g]))
-				by_group[g]++;
+		by_group[state_group(c->state)]++;
 	pk_pool_get_stats(&ps);
 
 	head(&t, "logins_total", "counter",
@@ -171,9 +171,9 @@ size_t stats_render(struct authd *d, char *buf, size_t n)
 	put(&t, "pamkit_authd_pam_seconds_count %llu\n",
 	    (unsigned long long)s->pam_count);
 	head(&t, "connections", "gauge", "Open console connections by state.");
-	for (size_t g = 0; g < 5; g++)
-		put(&t, "pamkit_authd_connections{state=\"%s\"} %zu\n", groups[g],
-		    by_group[g]);
+	for (size_t g = 0; g < G_COUNT; g++)
+		put(&t, "pamkit_authd_connections{state=\"%s\"} %zu\n",
+		    group_names[g], by_group[g]);
 	head(&t, "connections_accepted_total", "counter",
 	     "Connections accepted (before any limit).");
 	put(&t, "pamkit_authd_connections_accepted_total %llu\n",
