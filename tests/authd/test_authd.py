@@ -522,13 +522,8 @@ def test_tls_certificate_config_errors(tmp_path):
     assert r.returncode == 1 and "does not match" in r.stderr
 
 
-def threads_of(proc):
-    import os
-    return len(os.listdir(f"/proc/{proc.pid}/task"))
-
-
 def test_logged_in_consoles_hold_no_thread(daemon):
-    base = threads_of(daemon.proc)
+    base = daemon.threads()
     held = []
     for _ in range(10):
         held.append(login_interactive(daemon.port))
@@ -536,7 +531,7 @@ def test_logged_in_consoles_hold_no_thread(daemon):
     # each PAM operation borrowed one of libpamkit's workers and gave it
     # back; the pool keeps a few idle for the next login, but 20 logged-in
     # consoles hold none: far fewer threads than consoles
-    assert threads_of(daemon.proc) <= base + 4
+    assert daemon.threads() <= base + 4
     for w in held:
         w.send(b"whoami")
         assert w.recv() == b"alice\n"
