@@ -10,19 +10,25 @@
 #include <string.h>
 #include <time.h>
 
-int md5_hex(const char *s, size_t n, char out[MD5_HEX_LEN + 1])
+void hex_lower(const unsigned char *in, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+int md5_hex(const char *s, size_t n, char out[MD5_HEX_LEN + 1])
+{
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int dl = 0;
 
 	if (!s || EVP_Digest(s, n, d, &dl, EVP_md5(), NULL) != 1 || dl != 16)
 		return -1;
-	for (unsigned int i = 0; i < 16; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 0xf];
-	}
-	out[MD5_HEX_LEN] = '\0';
+	hex_lower(d, 16, out);
 	OPENSSL_cleanse(d, sizeof(d));
 	return 0;
 }

@@ -19,6 +19,8 @@
 
 /* out[33] = lowercase hex MD5 of s.  Returns 0 or -1. */
 int md5_hex(const char *s, size_t n, char out[MD5_HEX_LEN + 1]);
+/* n bytes as 2n lowercase hex digits and a NUL. */
+void hex_lower(const unsigned char *in, size_t n, char *out);
 
 /* Make "<random.time@name>" (name already has spaces bashed).  Returns 0 or
  * -1 (name too long, no randomness). */

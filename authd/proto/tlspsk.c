@@ -26,7 +26,6 @@ struct server_arg {
 static int dummy_key(const struct server_arg *sa, const char *name,
 		     char out[MD5_HEX_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 
@@ -34,11 +33,7 @@ static int dummy_key(const struct server_arg *sa, const char *name,
 		  (const unsigned char *)name, strlen(name), mac, &len) ||
 	    len < MD5_HEX_LEN / 2)
 		return -1;
-	for (int i = 0; i < MD5_HEX_LEN / 2; i++) {
-		out[2 * i] = hex[mac[i] >> 4];
-		out[2 * i + 1] = hex[mac[i] & 15];
-	}
-	out[MD5_HEX_LEN] = '\0';
+	hex_lower(mac, MD5_HEX_LEN / 2, out);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return 0;
 }
