@@ -99,6 +99,16 @@ def cpu_s(pids):
     return total / TICK
 
 
+def loadgen(args, secs, clients=50):
+    """One authd-loadgen run on the client CPUs: (ok, failed, logins/s)."""
+    out = subprocess.run([str(LOADGEN)] + args + ["-c", str(clients), "-d", str(secs)],
+                         capture_output=True, text=True, timeout=secs + 120,
+                         preexec_fn=pinned(CLIENT_CPUS))
+    m = re.search(r"ok=(\d+) fail=(\d+).*rate=([\d.]+)", out.stdout)
+    assert m, f"loadgen failed: {out.stdout} {out.stderr}"
+    return int(m.group(1)), int(m.group(2)), float(m.group(3))
+
+
 class Load:
     """Counts, over all rounds: logins, server CPU, load generator CPU."""
 
@@ -108,16 +118,12 @@ class Load:
     def run(self, args, secs):
         c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         s0 = cpu_s(self.pids())
-        out = subprocess.run([str(LOADGEN)] + args + ["-c", "50", "-d", str(secs)],
-                             capture_output=True, text=True, timeout=secs + 120,
-                             preexec_fn=pinned(CLIENT_CPUS))
+        ok, failed, rate = loadgen(args, secs)
         self.server += cpu_s(self.pids()) - s0
         c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.client += (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
-        m = re.search(r"ok=(\d+) fail=(\d+).*rate=([\d.]+)", out.stdout)
-        assert m, f"loadgen failed: {out.stdout} {out.stderr}"
-        self.ok += int(m.group(1))
-        return float(m.group(3)), int(m.group(2))
+        self.ok += ok
+        return rate, failed
 
     def ms_per_login(self):
         n = max(1, self.ok)

@@ -69,34 +69,24 @@ def main():
                 c0 = ba.resource.getrusage(ba.resource.RUSAGE_CHILDREN)
                 d0 = ba.cpu_s(ba.tree(daemon.pid))
                 h0 = ba.cpu_s(ba.tree(lb.proc.pid))
-                out = ba.subprocess.run(
-                    [str(ba.LOADGEN), "-p", str(port), "-c", str(conc),
-                     "-d", str(secs)], capture_output=True, text=True,
-                    timeout=secs + 120, preexec_fn=ba.pinned(ba.CLIENT_CPUS))
-                m = ba.re.search(r"ok=(\d+) fail=(\d+).*rate=([\d.]+)", out.stdout)
-                assert m, f"loadgen failed: {out.stdout} {out.stderr}"
+                n_ok, n_fail, rate = ba.loadgen(["-p", str(port)], secs, conc)
                 c1 = ba.resource.getrusage(ba.resource.RUSAGE_CHILDREN)
                 cpu["loadgen"][name] += (c1.ru_utime + c1.ru_stime
                                          - c0.ru_utime - c0.ru_stime)
                 cpu["daemon"][name] += ba.cpu_s(ba.tree(daemon.pid)) - d0
                 if name == "haproxy":
                     cpu["haproxy"] += ba.cpu_s(ba.tree(lb.proc.pid)) - h0
-                rates[name].append(float(m.group(3)))
-                ok[name] += int(m.group(1))
-                fails += int(m.group(2))
+                rates[name].append(rate)
+                ok[name] += n_ok
+                fails += n_fail
         # one client at a time: nothing waits for a CPU, the difference
         # is the latency the balancer adds to a login
         lat = {"direct": [], "haproxy": []}
         for _ in range(rounds):
             for name, port in (("direct", dport), ("haproxy", lb.port)):
-                out = ba.subprocess.run(
-                    [str(ba.LOADGEN), "-p", str(port), "-c", "1",
-                     "-d", str(secs)], capture_output=True, text=True,
-                    timeout=secs + 120, preexec_fn=ba.pinned(ba.CLIENT_CPUS))
-                m = ba.re.search(r"ok=(\d+) fail=(\d+).*rate=([\d.]+)", out.stdout)
-                assert m, f"loadgen failed: {out.stdout} {out.stderr}"
-                lat[name].append(1000 / float(m.group(3)))
-                fails += int(m.group(2))
+                _, n_fail, rate = ba.loadgen(["-p", str(port)], secs, 1)
+                lat[name].append(1000 / rate)
+                fails += n_fail
         l_d = statistics.median(lat["direct"])
         l_h = statistics.median(lat["haproxy"])
         d = statistics.median(rates["direct"])
