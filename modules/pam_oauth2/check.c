@@ -132,20 +132,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (all.n > 1) {
-		size_t n = 0;
-		char *iss = oa2_token_issuer(tok, toklen, &n), shown[300] = "";
-
-		c.cfg = iss ? oa2_configs_find(&all, iss, n) : NULL;
-		if (iss)
-			oa2_escape(iss, n > 128 ? 128 : n, shown, sizeof(shown));
-		free(iss);
+		c.cfg = oa2_configs_for_token(&all, tok, toklen);
 		if (c.cfg == NULL) {
 			step(NULL, "issuer", 0, "token issuer not configured");
 			printf("result         PAM_AUTH_ERR: token issuer not configured\n");
 			rc = 1;
 			goto out;
 		}
-		printf("%-14s %-4s group of %s\n", "issuer", "ok", shown);
+		printf("%-14s %-4s group of %s\n", "issuer", "ok", c.cfg->issuer);
 	}
 	rc = oa2_validate(&c, user, tok, toklen, &reason);
 	if (rc == PAM_SUCCESS) {

@@ -333,3 +333,14 @@ const struct oa2_config *oa2_configs_find(const struct oa2_configs *all,
 			return &all->g[i];
 	return NULL;
 }
+
+const struct oa2_config *oa2_configs_for_token(const struct oa2_configs *all,
+					       const char *tok, size_t toklen)
+{
+	size_t isslen = 0;
+	char *iss = oa2_token_issuer(tok, toklen, &isslen);
+	const struct oa2_config *g = iss ? oa2_configs_find(all, iss, isslen) : NULL;
+
+	free(iss);
+	return g;
+}

@@ -82,6 +82,10 @@ int oa2_configs_parse(struct oa2_configs *all, int argc, const char **argv,
 /* The group whose issuer is exactly iss, or NULL. */
 const struct oa2_config *oa2_configs_find(const struct oa2_configs *all,
 					  const char *iss, size_t isslen);
+/* The group the token's own "iss" names (read before any check; its kid
+   never picks a group), or NULL. */
+const struct oa2_config *oa2_configs_for_token(const struct oa2_configs *all,
+					       const char *tok, size_t toklen);
 const char *oa2_alg_name(enum oa2_alg alg);
 int oa2_alg_from_name(const char *name, enum oa2_alg *alg);
 

@@ -92,19 +92,6 @@ static int show_device_code(void *arg, const char *text)
 	return rc == PAM_SUCCESS ? 0 : -1;
 }
 
-/* Several issuers: the token's own "iss" picks the group (its kid never
-   does), whose discovery, cache, keys and algorithm then apply. */
-static const struct oa2_config *pick_issuer(const struct oa2_configs *all,
-					    const char *tok, size_t toklen)
-{
-	size_t isslen = 0;
-	char *iss = oa2_token_issuer(tok, toklen, &isslen);
-	const struct oa2_config *g = iss ? oa2_configs_find(all, iss, isslen) : NULL;
-
-	free(iss);
-	return g;
-}
-
 PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 			       const char **argv)
 {
@@ -171,7 +158,9 @@ PUBLIC int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		ret = PAM_IGNORE;
 		goto quiet;
 	}
-	if (all.n > 1 && (c.cfg = pick_issuer(&all, tok, toklen)) == NULL) {
+	/* several issuers: the token's group, whose discovery, cache, keys
+	   and algorithm then apply */
+	if (all.n > 1 && (c.cfg = oa2_configs_for_token(&all, tok, toklen)) == NULL) {
 		reason = "token issuer not configured";
 		goto out;
 	}
