@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 
-from bareos_wire import EOD, TERMINATE, Wire
+from bareos_wire import EOD, TERMINATE, Wire, cram
 from conftest import BUILD, CONSOLE_PW, DAEMON
 from test_authd import GREET, start_pam, wait_log
 
@@ -113,7 +113,6 @@ def test_pam_needs_a_console_that_says_its_version(daemon):
     w.send("Hello pamcon calling\n")               # a pre-18.2 console
     line = w.recv().decode()
     chal = re.search(r"<[^>]+>", line).group(0)
-    from bareos_wire import cram
     w.send(cram(chal, CONSOLE_PW).encode() + b"\0")
     assert w.recv() == b"1000 OK auth\n"
     w.send("auth cram-md5 <1.2@R_CONSOLE::pamcon> ssl=0\n")
@@ -213,7 +212,6 @@ def test_tls_psk_unknown_name_and_wrong_password_alike(daemon):
 
 
 def test_cram_unknown_name_and_wrong_password_alike(daemon):
-    from bareos_wire import cram
     answers = []
     for name, pw in (("ghost", CONSOLE_PW), ("pamcon", "wrongpw")):
         w = Wire(daemon.port)
