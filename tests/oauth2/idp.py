@@ -2,7 +2,8 @@
 
 usage: idp.py DOCROOT CERT KEY PORTFILE
 
-For a request path P the served file is DOCROOT/<P without leading '/' and with
+GET and POST alike (a POST's body is ignored): for a request path P the
+served file is DOCROOT/<P without leading '/' and with
 '/' replaced by '_'>.  Optional siblings change the answer:
   <name>.status   HTTP status code to send (default 200)
   <name>.redirect send a 302 to the URL in this file
@@ -61,6 +62,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 time.sleep(delay)
         else:
             self.wfile.write(body)
+
+
+Handler.do_POST = Handler.do_GET
 
 
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -193,3 +193,38 @@ def test_device_flow_idp_without_it(env):
     p = env.popen(a)
     assert finish(p, timeout=30) == PAM_AUTHINFO_UNAVAIL
     assert "the IdP offers no device authorization" in env.log()
+
+
+def test_device_flow_hostile_idp_answers(env):
+    """What the IdP sends is shown on the user's terminal, so it must be
+    https:// and printable; an error code it sends back is logged only if
+    printable; a 200 without an ID token is no login."""
+    from conftest import PAM_AUTHINFO_UNAVAIL
+    iss = env.idp.issuer
+    env.idp.discovery(device_authorization_endpoint=iss + "/device/auth",
+                      token_endpoint=iss + "/token")
+    a = (f"issuer={iss} aud=pam-device client_id=pam-device device_flow "
+         f"ca_file={env.pki / 'ca.pem'} cache_dir={env.cache}")
+    good = {"device_code": "dc", "user_code": "WDJB-MJHT",
+            "verification_uri": iss + "/device", "expires_in": 60,
+            "interval": 1}
+    for bad in (dict(good, user_code="\x1b[2JEVIL"),
+                dict(good, verification_uri="http://evil.example/device"),
+                dict(good, verification_uri=iss + "/device\nPassword:"),
+                dict(good, expires_in="60"),
+                {k: v for k, v in good.items() if k != "device_code"}):
+        env.idp.put("device_auth", bad)
+        p = env.popen(a)
+        assert finish(p, timeout=30) == PAM_AUTHINFO_UNAVAIL, bad
+        assert "info:" not in p.err_text, (bad, p.err_text)
+    assert env.log().count("device authorization refused or malformed") == 5
+    env.idp.put("device_auth", good)
+    env.idp.put("token", {"error": "\x1b[31mred"}, status=400)
+    p = env.popen(a)
+    assert finish(p, timeout=30) == PAM_AUTH_ERR
+    assert "device login refused: error" in env.log()
+    assert "\x1b" not in env.log()
+    env.idp.put("token", {"access_token": "x"})
+    p = env.popen(a)
+    assert finish(p, timeout=30) == PAM_AUTH_ERR
+    assert "device login refused: no id_token in the answer" in env.log()
