@@ -80,18 +80,25 @@ def test_a_waiter_wakes_when_another_collects_the_batch(matrix):
     asyncio.run(main())
 
 
-def test_cancelled_coroutine_leaves_the_transaction_usable(matrix):
+def test_cancelled_coroutine_leaves_the_transaction_usable(confdir, pktest):
     """After CancelledError the operation is cancelled and its end
-    collected in the background: the next begin() works at once."""
+    collected in the background: the next begin() works at once.  The
+    module takes 0.3 s after the answer, so answer() is surely still
+    waiting when it is cancelled (with an instant module the operation
+    could end before the coroutine first awaits: a flaky CI run)."""
+    confdir.service('slowpw', [f'auth required {pktest} '
+                               'prompt_off=Password:|hunter2 delay_ms=300'])
+
     async def main():
-        t = tp.Transaction('mx', 'bob', confdir=str(matrix), stepwise=True)
+        t = tp.Transaction('slowpw', 'bob', confdir=str(confdir),
+                           stepwise=True)
         assert await aio.begin(t, 'authenticate') == C.PAM_CONV_AGAIN
         task = asyncio.create_task(aio.answer(t, ['hunter2']))
         await asyncio.sleep(0)              # it runs up to its await
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        for _ in range(100):                # the background collection
+        for _ in range(300):                # the background collection
             await asyncio.sleep(0.01)
             try:
                 rc = await aio.begin(t, 'authenticate')
